@@ -1,0 +1,94 @@
+"""The embedded reference server: a real ASGI (Starlette) app, conformant by construction.
+
+What it emulates comes from the selected profiles (``specs/profiles``); which faults it
+injects comes from the server's settings and from the per-request ``x-conformance-fault``
+header (see :mod:`conformance.reference.faults`).
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from conformance import profiles as profiles_mod
+from conformance.reference.faults import FAULT_HEADER, active_faults
+
+DEFAULT_PROFILES = ("crossmodel-openai", "crossmodel-anthropic")
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    api_keys: frozenset[str]
+    profiles: tuple[str, ...] = DEFAULT_PROFILES
+    faults: frozenset[str] = frozenset()
+
+    def profile(self, protocol: str) -> profiles_mod.Profile | None:
+        return profiles_mod.for_protocol(list(self.profiles), protocol)
+
+
+@dataclass
+class RequestContext:
+    """What a handler needs for one request: settings, the emulated profile and active faults."""
+
+    settings: ServerSettings
+    protocol: str
+    profile: profiles_mod.Profile
+    faults: frozenset[str]
+    request_id: str = field(default_factory=lambda: "req_" + uuid.uuid4().hex[:24])
+
+    def fault(self, name: str) -> bool:
+        return name in self.faults
+
+    def emulated(self, *keys: str, default: Any = None) -> Any:
+        return self.profile.get(self.protocol, *keys, default=default)
+
+
+def model_ids(settings: ServerSettings) -> list[str]:
+    """Every model the server serves: the ids named by each emulated profile."""
+    ids: list[str] = []
+    for name in settings.profiles:
+        profile = profiles_mod.load(name)
+        for protocol in profile.protocols:
+            for model in [profile.get(protocol, "default_model")] + list(profile.get(protocol, "model_ids", default=[])):
+                if model and model not in ids:
+                    ids.append(model)
+    return ids or ["reference-chat"]
+
+
+def context_for(request: Request, protocol: str) -> RequestContext | None:
+    settings: ServerSettings = request.app.state.settings
+    profile = settings.profile(protocol)
+    if profile is None:
+        return None
+    faults = active_faults(settings.faults, request.headers.get(FAULT_HEADER))
+    return RequestContext(settings, protocol, profile, faults)
+
+
+def not_emulated(protocol: str) -> Response:
+    return PlainTextResponse(f"this reference server does not emulate the {protocol} protocol", status_code=404)
+
+
+def build_app(settings: ServerSettings) -> Starlette:
+    from conformance.reference import anthropic_messages, openai_chat
+
+    routes = [
+        Route("/v1/chat/completions", openai_chat.chat_completions, methods=["POST"]),
+        Route("/v1/models", openai_chat.list_models, methods=["GET"]),
+        Route("/v1/models/{model_id:path}", openai_chat.get_model, methods=["GET"]),
+        Route("/v1/messages", anthropic_messages.messages, methods=["POST"]),
+        Route("/health", lambda request: JSONResponse({"status": "ok"}), methods=["GET"]),
+    ]
+    app = Starlette(routes=routes)
+    app.state.settings = settings
+    return app
+
+
+def new_api_key() -> str:
+    return "sk-ref-" + secrets.token_hex(16)

@@ -1,0 +1,487 @@
+"""OpenAI Chat Completions and Models endpoints of the reference server.
+
+Conformant by construction to the upstream protocol and to the emulated profile; each named
+fault (see :mod:`conformance.reference.faults`) breaks exactly one rule.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from typing import Any, AsyncIterator
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
+
+from conformance.reference import engine
+from conformance.reference.app import RequestContext, context_for, model_ids, not_emulated
+
+PROTOCOL = "openai"
+# Fallback error rows when the emulated profile leaves a field unchecked ("").
+DEFAULT_TYPES = {400: "invalid_request_error", 401: "authentication_error", 404: "invalid_request_error"}
+BLOCK_FIELDS = {
+    "text": "text",
+    "image_url": "image_url",
+    "input_audio": "input_audio",
+    "video_url": "video_url",
+    "video": "video",
+    "file": "file",
+}
+RANGES = {
+    "temperature": (0, 2),
+    "top_p": (0, 1),
+    "presence_penalty": (-2, 2),
+    "frequency_penalty": (-2, 2),
+}
+
+
+class ApiError(Exception):
+    def __init__(self, scenario: str, message: str, param: str | None = None) -> None:
+        super().__init__(message)
+        self.scenario, self.message, self.param = scenario, message, param
+
+
+# -- responses ---------------------------------------------------------------------------------------
+def _headers(ctx: RequestContext) -> dict[str, str]:
+    return {} if ctx.fault("no_request_id") else {"x-request-id": ctx.request_id}
+
+
+def error_response(ctx: RequestContext, error: ApiError) -> Response:
+    row = ctx.emulated("errors", error.scenario, default={}) or {}
+    status = int(row.get("status") or 400)
+    err_type = row.get("type") or DEFAULT_TYPES.get(status, "invalid_request_error")
+    code = row.get("code") or error.scenario
+    if ctx.fault("wrong_error_code"):
+        code = "bad_request"
+    if ctx.fault("bad_key_400") and error.scenario == "invalid_api_key":
+        status = 400
+    if ctx.fault("bad_json_500") and error.scenario == "invalid_json":
+        status, err_type = 500, "api_error"
+    headers = _headers(ctx)
+    if ctx.fault("error_bare_string"):
+        return PlainTextResponse(error.message, status_code=status, headers=headers)
+    body = {"message": error.message, "type": err_type, "param": error.param, "code": code}
+    if ctx.fault("error_unwrapped"):
+        return JSONResponse(body, status_code=status, headers=headers)
+    return JSONResponse({"error": body}, status_code=status, headers=headers)
+
+
+def authenticate(ctx: RequestContext, request: Request) -> None:
+    """Bearer auth (or x-api-key where the profile documents it)."""
+    schemes = ctx.emulated("auth", default=["bearer"])
+    presented = []
+    authorization = request.headers.get("authorization")
+    if authorization is not None and "bearer" in schemes:
+        scheme, _, key = authorization.partition(" ")
+        presented.append(key.strip() if scheme.lower() == "bearer" else "")
+    if "x-api-key" in schemes and request.headers.get("x-api-key") is not None:
+        presented.append(request.headers["x-api-key"])
+    if not presented:
+        raise ApiError("missing_api_key", "Missing Bearer token in Authorization header.")
+    if not any(key in ctx.settings.api_keys for key in presented):
+        raise ApiError("invalid_api_key", "Invalid API key.")
+
+
+# -- models ------------------------------------------------------------------------------------------
+def _model_object(model_id: str, ctx: RequestContext) -> dict[str, Any]:
+    owner = model_id.split("/", 1)[0] if "/" in model_id else "reference"
+    item = {"id": model_id, "object": "model", "created": 1_700_000_000, "owned_by": owner}
+    if ctx.fault("models_no_owned_by"):
+        del item["owned_by"]
+    return item
+
+
+async def list_models(request: Request) -> Response:
+    ctx = context_for(request, PROTOCOL)
+    if ctx is None:
+        return not_emulated(PROTOCOL)
+    try:
+        authenticate(ctx, request)
+    except ApiError as error:
+        return error_response(ctx, error)
+    data = [_model_object(m, ctx) for m in model_ids(ctx.settings)]
+    if ctx.fault("models_bare_array"):
+        return JSONResponse(data, headers=_headers(ctx))
+    body: dict[str, Any] = {"object": "list", "data": data}
+    if ctx.fault("models_no_object_list"):
+        del body["object"]
+    return JSONResponse(body, headers=_headers(ctx))
+
+
+async def get_model(request: Request) -> Response:
+    ctx = context_for(request, PROTOCOL)
+    if ctx is None:
+        return not_emulated(PROTOCOL)
+    try:
+        authenticate(ctx, request)
+        model_id = request.path_params["model_id"]
+        if model_id not in model_ids(ctx.settings) or ctx.fault("model_lookup_404"):
+            raise ApiError("model_not_found", f"The model '{model_id}' does not exist.", "model")
+    except ApiError as error:
+        return error_response(ctx, error)
+    return JSONResponse(_model_object(model_id, ctx), headers=_headers(ctx))
+
+
+# -- chat completions --------------------------------------------------------------------------------
+async def chat_completions(request: Request) -> Response:
+    ctx = context_for(request, PROTOCOL)
+    if ctx is None:
+        return not_emulated(PROTOCOL)
+    try:
+        authenticate(ctx, request)
+        raw = await request.body()
+        try:
+            body = json.loads(raw)
+        except ValueError as exc:
+            raise ApiError("invalid_json", f"Request body is not valid JSON: {exc}") from None
+        if not isinstance(body, dict):
+            raise ApiError("invalid_json", "Request body must be a JSON object.")
+        model = resolve_model(ctx, body)
+        prompt = build_prompt(ctx, body)
+        stream = body.get("stream") is True
+        if model not in model_ids(ctx.settings):
+            if stream and ctx.fault("error_as_200_stream"):
+                return _sse_error_200(ctx, f"The model '{model}' does not exist.")
+            if not ctx.fault("unknown_model_200"):
+                raise ApiError("model_not_found", f"The model '{model}' does not exist or you do not have access to it.", "model")
+    except ApiError as error:
+        return error_response(ctx, error)
+    generation = engine.generate(prompt)
+    want_logprobs = body.get("logprobs") is True
+    if stream:
+        include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+        return _stream(ctx, model, generation, want_logprobs, include_usage)
+    return JSONResponse(render_completion(ctx, model, generation, want_logprobs), headers=_headers(ctx))
+
+
+def resolve_model(ctx: RequestContext, body: dict[str, Any]) -> str:
+    model = body.get("model")
+    if model is None and not ctx.emulated("model_required", default=True):
+        model = ctx.emulated("default_model")
+    if not isinstance(model, str) or not model:
+        raise ApiError("invalid_messages" if "model" in body else "missing_model", "'model' is required and must be a string.", "model")
+    return model
+
+
+def build_prompt(ctx: RequestContext, body: dict[str, Any]) -> engine.Prompt:
+    """Validate the request (raising the documented errors) and turn it into an engine prompt."""
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise ApiError("invalid_messages", "'messages' must be a non-empty array.", "messages")
+    roles = ctx.emulated("roles", default=["system", "developer", "user", "assistant", "tool"])
+    texts: list[str] = []
+    issued_ids: set[str] = set()
+    last_user = ""
+    last_tool_result = None
+    for i, message in enumerate(messages):
+        if not isinstance(message, dict) or not isinstance(message.get("role"), str):
+            raise ApiError("invalid_messages", f"messages[{i}] must be an object with a string 'role'.", f"messages[{i}]")
+        role = message["role"]
+        if role not in roles:
+            raise ApiError("unsupported_message_role", f"messages[{i}].role '{role}' is not supported.", f"messages[{i}].role")
+        text = _content_text(ctx, message, i)
+        if role == "assistant":
+            for call in _assistant_tool_calls(message, i):
+                issued_ids.add(call)
+        if role == "tool":
+            call_id = message.get("tool_call_id")
+            if not isinstance(call_id, str):
+                raise ApiError("invalid_messages", f"messages[{i}].tool_call_id is required for role 'tool'.", f"messages[{i}].tool_call_id")
+            if call_id not in issued_ids and not ctx.fault("accept_tool_call_mismatch"):
+                raise ApiError(
+                    "tool_call_id_mismatch",
+                    f"messages[{i}].tool_call_id '{call_id}' does not match any tool call of a previous assistant message.",
+                    f"messages[{i}].tool_call_id",
+                )
+            last_tool_result = text
+        if role == "user":
+            last_user = text
+        texts.append(text)
+    prompt = engine.Prompt(texts=texts, last_user_text=last_user, last_role=messages[-1]["role"], last_tool_result=last_tool_result)
+    _apply_parameters(ctx, body, prompt)
+    return prompt
+
+
+def _content_text(ctx: RequestContext, message: dict[str, Any], i: int) -> str:
+    content = message.get("content")
+    if content is None:
+        if message["role"] == "assistant":
+            return ""
+        raise ApiError("invalid_messages", f"messages[{i}].content is required.", f"messages[{i}].content")
+    if isinstance(content, str):
+        return content
+    if not isinstance(content, list) or ctx.emulated("string_content_only", default=False):
+        raise ApiError("invalid_messages", f"messages[{i}].content must be a string.", f"messages[{i}].content")
+    parts = []
+    for j, block in enumerate(content):
+        where = f"messages[{i}].content[{j}]"
+        if not isinstance(block, dict) or block.get("type") not in BLOCK_FIELDS:
+            raise ApiError("invalid_messages", f"{where} is not a known content block.", where)
+        value = block.get(BLOCK_FIELDS[block["type"]])
+        if block["type"] == "text":
+            if not isinstance(value, str):
+                raise ApiError("invalid_messages", f"{where}.text must be a string.", where)
+            parts.append(value)
+        elif value is None:
+            raise ApiError("invalid_messages", f"{where} lacks its '{BLOCK_FIELDS[block['type']]}' field.", where)
+    return "\n".join(parts)
+
+
+def _assistant_tool_calls(message: dict[str, Any], i: int) -> list[str]:
+    calls = message.get("tool_calls")
+    if calls is None:
+        return []
+    ids = []
+    if not isinstance(calls, list):
+        raise ApiError("invalid_messages", f"messages[{i}].tool_calls must be an array.", f"messages[{i}].tool_calls")
+    for j, call in enumerate(calls):
+        function = call.get("function") if isinstance(call, dict) else None
+        if not (isinstance(call, dict) and isinstance(call.get("id"), str) and isinstance(function, dict)
+                and isinstance(function.get("name"), str) and isinstance(function.get("arguments"), str)):
+            raise ApiError("invalid_messages", f"messages[{i}].tool_calls[{j}] is malformed.", f"messages[{i}].tool_calls[{j}]")
+        ids.append(call["id"])
+    return ids
+
+
+def _number(body: dict[str, Any], name: str, low: float | None = None, high: float | None = None, integer: bool = False) -> Any:
+    value = body.get(name)
+    if value is None:
+        return None
+    kinds = (int,) if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kinds):
+        raise ApiError("unsupported_parameter", f"'{name}' must be a {'integer' if integer else 'number'}.", name)
+    if (low is not None and value < low) or (high is not None and value > high):
+        raise ApiError("unsupported_parameter", f"'{name}' must be between {low} and {high}.", name)
+    return value
+
+
+def _apply_parameters(ctx: RequestContext, body: dict[str, Any], prompt: engine.Prompt) -> None:
+    for name, (low, high) in RANGES.items():
+        _number(body, name, low, high)
+    effort = body.get("reasoning_effort")
+    allowed = ctx.emulated("params", "reasoning_effort", "values", default=None)
+    if effort is not None and allowed is not None and effort not in allowed:
+        raise ApiError("unsupported_parameter", f"reasoning_effort '{effort}' is not supported; use one of {', '.join(allowed)}.", "reasoning_effort")
+    if "stream_options" in body and ctx.fault("reject_stream_options"):
+        raise ApiError("unsupported_parameter", "stream_options is not supported.", "stream_options")
+    prompt.seed = _number(body, "seed", integer=True)
+    n_max = ctx.emulated("params", "n", "max", default=None)
+    prompt.n = _number(body, "n", 1, n_max, integer=True) or 1
+    max_tokens = _number(body, "max_tokens", 1, ctx.emulated("params", "max_tokens", "max", default=None), integer=True)
+    max_completion = _number(body, "max_completion_tokens", 1, integer=True)
+    prompt.max_tokens = max_completion if max_completion is not None else max_tokens
+    stop = body.get("stop")
+    if isinstance(stop, str):
+        prompt.stop = [stop]
+    elif isinstance(stop, list) and len(stop) <= 4 and all(isinstance(s, str) for s in stop):
+        prompt.stop = list(stop)
+    elif stop is not None:
+        raise ApiError("unsupported_parameter", "'stop' must be a string or an array of at most 4 strings.", "stop")
+    logprobs = body.get("logprobs")
+    top = _number(body, "top_logprobs", 0, 20, integer=True)
+    if top is not None and logprobs is not True:
+        raise ApiError("unsupported_parameter", "'top_logprobs' requires 'logprobs': true.", "top_logprobs")
+    prompt.top_logprobs = top or 0
+    _apply_response_format(body, prompt)
+    _apply_tools(body, prompt)
+    prompt.reasoning = False
+
+
+def _apply_response_format(body: dict[str, Any], prompt: engine.Prompt) -> None:
+    fmt = body.get("response_format")
+    if fmt is None:
+        return
+    kind = fmt.get("type") if isinstance(fmt, dict) else None
+    if kind == "text":
+        return
+    if kind == "json_object":
+        prompt.json_mode = "object"
+        return
+    if kind == "json_schema":
+        spec = fmt.get("json_schema")
+        if not isinstance(spec, dict) or not isinstance(spec.get("name"), str):
+            raise ApiError("unsupported_parameter", "response_format.json_schema needs a 'name'.", "response_format")
+        prompt.json_mode = "schema"
+        prompt.json_schema = spec.get("schema") if isinstance(spec.get("schema"), dict) else {}
+        return
+    raise ApiError("unsupported_parameter", "response_format.type must be text, json_object or json_schema.", "response_format")
+
+
+def _apply_tools(body: dict[str, Any], prompt: engine.Prompt) -> None:
+    tools = body.get("tools")
+    if tools is not None:
+        if not isinstance(tools, list):
+            raise ApiError("unsupported_parameter", "'tools' must be an array.", "tools")
+        for k, tool in enumerate(tools):
+            function = tool.get("function") if isinstance(tool, dict) else None
+            if not (isinstance(tool, dict) and tool.get("type") == "function" and isinstance(function, dict) and isinstance(function.get("name"), str)):
+                raise ApiError("unsupported_parameter", f"tools[{k}] must be a function tool with a name.", f"tools[{k}]")
+            params = function.get("parameters")
+            prompt.tools.append(engine.ToolSpec(function["name"], params if isinstance(params, dict) else None))
+    choice = body.get("tool_choice")
+    if choice is None or choice in ("auto", "none", "required"):
+        prompt.tool_mode = choice or "auto"
+    elif isinstance(choice, dict) and isinstance((choice.get("function") or {}).get("name"), str):
+        name = choice["function"]["name"]
+        if name not in {t.name for t in prompt.tools}:
+            raise ApiError("unsupported_parameter", f"tool_choice names '{name}', which is not in 'tools'.", "tool_choice")
+        prompt.tool_mode, prompt.forced_tool = "forced", name
+    else:
+        raise ApiError("unsupported_parameter", "tool_choice must be auto, none, required or a function object.", "tool_choice")
+    prompt.parallel_tools = body.get("parallel_tool_calls") is not False
+
+
+# -- rendering ---------------------------------------------------------------------------------------
+def _finish(choice: engine.Choice) -> str:
+    return "stop" if choice.finish == "stop_sequence" else choice.finish
+
+
+def usage_of(generation: engine.Generation) -> dict[str, Any]:
+    completion = generation.completion_tokens
+    reasoning = sum(c.reasoning_tokens for c in generation.choices)
+    return {
+        "prompt_tokens": generation.prompt_tokens,
+        "completion_tokens": completion,
+        "total_tokens": generation.prompt_tokens + completion,
+        "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+        "completion_tokens_details": {"reasoning_tokens": reasoning, "audio_tokens": 0,
+                                      "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0},
+    }
+
+
+def _tool_call_objects(choice: engine.Choice) -> list[dict[str, Any]]:
+    return [{"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}} for c in choice.tool_calls]
+
+
+def render_completion(ctx: RequestContext, model: str, generation: engine.Generation, want_logprobs: bool) -> dict[str, Any]:
+    choices = []
+    for choice in generation.choices:
+        message: dict[str, Any] = {"role": "assistant", "content": choice.text if not choice.tool_calls else None, "refusal": None}
+        if choice.tool_calls:
+            message["tool_calls"] = _tool_call_objects(choice)
+        if choice.reasoning is not None:
+            message["reasoning_content"] = choice.reasoning
+        logprobs = {"content": choice.logprobs, "refusal": None} if want_logprobs else None
+        index = choice.index + 1 if ctx.fault("bad_choice_index") else choice.index
+        finish = "done" if ctx.fault("bad_finish_reason") else _finish(choice)
+        choices.append({"index": index, "message": message, "logprobs": logprobs, "finish_reason": finish})
+    usage = usage_of(generation)
+    if ctx.fault("bad_usage_arithmetic"):
+        usage["total_tokens"] += 7
+    created = int(time.time())
+    return {
+        "id": "chatcmpl-" + uuid.uuid4().hex,
+        "object": "text_completion" if ctx.fault("wrong_object") else "chat.completion",
+        "created": created * 1000 if ctx.fault("created_in_ms") else created,
+        "model": model,
+        "choices": choices,
+        "usage": usage,
+        "system_fingerprint": "fp_reference",
+        "service_tier": "default",
+    }
+
+
+def _stream(ctx: RequestContext, model: str, generation: engine.Generation, want_logprobs: bool, include_usage: bool) -> Response:
+    media_type = "text/plain" if ctx.fault("stream_wrong_content_type") else "text/event-stream"
+    headers = {**_headers(ctx), "cache-control": "no-cache"}
+    return StreamingResponse(_events(ctx, model, generation, want_logprobs, include_usage), media_type=media_type, headers=headers)
+
+
+def _sse_error_200(ctx: RequestContext, message: str) -> Response:
+    async def body() -> AsyncIterator[bytes]:
+        error = {"error": {"message": message, "type": "invalid_request_error", "param": "model", "code": "model_not_found"}}
+        yield f"data: {json.dumps(error)}\n\n".encode()
+        yield b"data: [DONE]\n\n"
+
+    return StreamingResponse(body(), media_type="text/event-stream", headers=_headers(ctx))
+
+
+def chunk_deltas(ctx: RequestContext, generation: engine.Generation, want_logprobs: bool) -> list[dict[str, Any]]:
+    """The choice entries of the stream, in order, one per chunk (before the fault edits)."""
+    entries: list[dict[str, Any]] = []
+    for choice in generation.choices:
+        first: dict[str, Any] = {"role": "assistant", "content": "" if not choice.tool_calls else None, "refusal": None}
+        entries.append({"index": choice.index, "delta": first, "logprobs": None, "finish_reason": None})
+        if choice.reasoning:
+            for piece in _pieces(choice.reasoning):
+                entries.append({"index": choice.index, "delta": {"reasoning_content": piece}, "logprobs": None, "finish_reason": None})
+        for k, call in enumerate(choice.tool_calls):
+            head = {"index": k, "id": call.id, "type": "function", "function": {"name": call.name, "arguments": ""}}
+            entries.append({"index": choice.index, "delta": {"tool_calls": [head]}, "logprobs": None, "finish_reason": None})
+            for piece in _pieces(call.arguments):
+                delta = {"tool_calls": [{"index": k, "function": {"arguments": piece}}]}
+                entries.append({"index": choice.index, "delta": delta, "logprobs": None, "finish_reason": None})
+        texts = [engine.tokenizer.token_text(t) for t in choice.tokens]
+        for position, text in enumerate(texts):
+            logprobs = {"content": [choice.logprobs[position]], "refusal": None} if want_logprobs and choice.logprobs else None
+            entries.append({"index": choice.index, "delta": {"content": text}, "logprobs": logprobs, "finish_reason": None})
+        entries.append({"index": choice.index, "delta": {}, "logprobs": None, "finish_reason": _finish(choice)})
+    return entries
+
+
+def _pieces(text: str, size: int = 8) -> list[str]:
+    return [text[i : i + size] for i in range(0, len(text), size)] or [""]
+
+
+async def _events(ctx: RequestContext, model: str, generation: engine.Generation, want_logprobs: bool, include_usage: bool) -> AsyncIterator[bytes]:
+    chunk_id = "chatcmpl-" + uuid.uuid4().hex
+    created = int(time.time())
+    if ctx.fault("created_in_ms"):
+        created *= 1000
+    separator = "\n" if ctx.fault("no_blank_lines") else "\n\n"
+    entries = chunk_deltas(ctx, generation, want_logprobs)
+    if ctx.fault("stream_differs"):
+        texts = [e for e in entries if e["delta"].get("content")]
+        if texts:
+            texts[-1]["delta"]["content"] += " extra"
+    usage = usage_of(generation)
+    usage_everywhere = include_usage and ctx.fault("usage_on_every_chunk")
+    finals = [e for e in entries if e["finish_reason"] is not None]
+    for position, entry in enumerate(entries):
+        delta = entry["delta"]
+        if ctx.fault("repeat_role") and position > 0:
+            delta["role"] = "assistant"
+        if ctx.fault("first_delta_no_role") and "role" in delta:
+            del delta["role"]
+        if entry["finish_reason"] is not None:
+            if ctx.fault("no_finish_reason"):
+                entry["finish_reason"] = None
+            elif ctx.fault("empty_finish_reason"):
+                entry["finish_reason"] = ""
+        if ctx.fault("finish_reason_twice") and position + 1 < len(entries) and entries[position + 1] in finals:
+            entry["finish_reason"] = entries[position + 1]["finish_reason"]
+        chunk: dict[str, Any] = {
+            "id": f"{chunk_id}-{position}" if ctx.fault("changing_chunk_id") else chunk_id,
+            "object": "chat.completion.chunk",
+            "created": created + position if ctx.fault("changing_created") else created,
+            "model": f"{model}-{position}" if ctx.fault("changing_model") and position else model,
+            "system_fingerprint": "fp_reference",
+            "choices": [entry],
+        }
+        if include_usage:
+            chunk["usage"] = usage if usage_everywhere else None
+        if ctx.fault("usage_when_not_asked") and not include_usage and entry is entries[-1]:
+            chunk["usage"] = usage
+        if ctx.fault("usage_chunk_with_choices") and include_usage and entry is entries[-1]:
+            chunk["usage"] = usage
+            yield f"data: {json.dumps(chunk)}{separator}".encode()
+            break
+        yield f"data: {json.dumps(chunk)}{separator}".encode()
+        if ctx.fault("keepalive_as_data") and position == 1:
+            yield f"data: {separator}".encode()
+        if ctx.fault("midstream_error_unframed") and position == 2:
+            error = {"error": {"message": "upstream failed", "type": "api_error", "param": None, "code": "provider_error"}}
+            yield f"{json.dumps(error)}\n\n".encode()
+            return
+    else:
+        if include_usage and not ctx.fault("ignore_include_usage") and not usage_everywhere:
+            final = {"id": chunk_id, "object": "chat.completion.chunk", "created": created, "model": model,
+                     "system_fingerprint": "fp_reference", "choices": [], "usage": usage}
+            yield f"data: {json.dumps(final)}{separator}".encode()
+        elif usage_everywhere:
+            final = {"id": chunk_id, "object": "chat.completion.chunk", "created": created, "model": model,
+                     "system_fingerprint": "fp_reference", "choices": [], "usage": usage}
+            yield f"data: {json.dumps(final)}{separator}".encode()
+    if not ctx.fault("no_done"):
+        yield f"data: [DONE]{separator}".encode()

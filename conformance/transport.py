@@ -1,0 +1,312 @@
+"""The one HTTP transport: every request the suite sends goes through :class:`Transport`.
+
+Each call produces an :class:`Exchange` (request, status, headers, body or raw SSE bytes and
+parsed events, timings) that is redacted at capture time: credential headers are replaced by
+``[REDACTED]`` and every known secret value is scrubbed from URLs, headers and bodies, so no
+API key can reach a report, a log or an attachment.
+
+Limits: per-request connect/read timeouts, a total deadline per exchange (a server that trickles
+bytes forever is cut off), a response size cap, and redirects are followed only within the same
+origin (credentials never go to another host).
+"""
+
+from __future__ import annotations
+
+import json as jsonlib
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+
+from conformance.sse import FramingIssue, SSEEvent, SSEParser
+
+REDACTED = "[REDACTED]"
+SENSITIVE_HEADERS = frozenset(
+    {"authorization", "x-api-key", "api-key", "proxy-authorization", "cookie", "set-cookie", "x-goog-api-key"}
+)
+_MISSING = object()
+MAX_RAW_SSE_CHARS = 256 * 1024
+
+
+class Redactor:
+    """Scrubs secret values (and credential headers) out of anything recorded."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        self._secrets: set[str] = set()
+        for secret in secrets:
+            self.add(secret)
+
+    def add(self, secret: str | None) -> None:
+        if secret and len(secret) >= 4:
+            self._secrets.add(secret)
+
+    def text(self, value: str) -> str:
+        for secret in sorted(self._secrets, key=len, reverse=True):
+            if secret in value:
+                value = value.replace(secret, REDACTED)
+        return value
+
+    def headers(self, headers: Iterable[tuple[str, str]]) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for name, value in headers:
+            key = name.lower()
+            value = REDACTED if key in SENSITIVE_HEADERS else self.text(value)
+            out[key] = f"{out[key]}, {value}" if key in out else value
+        return out
+
+    def obj(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, list):
+            return [self.obj(item) for item in value]
+        if isinstance(value, dict):
+            return {self.text(str(k)): self.obj(v) for k, v in value.items()}
+        return value
+
+
+@dataclass(frozen=True)
+class Limits:
+    connect_s: float = 5.0
+    read_s: float = 60.0
+    total_s: float = 120.0
+    max_bytes: int = 8 * 1024 * 1024
+    max_redirects: int = 3
+
+
+@dataclass
+class Exchange:
+    """One request and what came back, already redacted."""
+
+    index: int
+    method: str
+    url: str
+    request_headers: dict[str, str]
+    request_body: Any
+    status: int | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    body: Any = None  # parsed JSON when the body is JSON, else the text
+    text: str = ""
+    is_json: bool = False
+    events: list[SSEEvent] | None = None
+    framing: list[FramingIssue] = field(default_factory=list)
+    comments: list[str] = field(default_factory=list)
+    saw_done: bool = False
+    raw_sse: str | None = None
+    error: str | None = None
+    error_kind: str | None = None  # connect | timeout | too_large | read | redirect
+    timings: dict[str, float] = field(default_factory=dict)
+
+    # -- conveniences for checks ---------------------------------------------------------------
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("content-type", "")
+
+    @property
+    def is_sse(self) -> bool:
+        return self.events is not None
+
+    def json_events(self) -> list[tuple[int, SSEEvent]]:
+        """(position, event) for every event that carries parsed JSON."""
+        return [(i, e) for i, e in enumerate(self.events or []) if e.json is not None]
+
+    def ptr(self, suffix: str = "") -> str:
+        """JSON pointer into this exchange's response body."""
+        return f"/exchanges/{self.index}/response/body{suffix}"
+
+    def event_ptr(self, position: int, suffix: str = "") -> str:
+        return f"/exchanges/{self.index}/response/events/{position}/json{suffix}"
+
+    def header_ptr(self, name: str) -> str:
+        return f"/exchanges/{self.index}/response/headers/{name.lower()}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "request": {
+                "method": self.method,
+                "url": self.url,
+                "headers": self.request_headers,
+                "body": self.request_body,
+            },
+            "response": {
+                "status": self.status,
+                "headers": self.headers,
+                "body": None if self.is_sse else self.body,
+                "events": [e.to_dict() for e in self.events] if self.events is not None else None,
+                "raw_sse": self.raw_sse,
+                "error": self.error,
+            },
+            "timings": {k: round(v, 4) for k, v in self.timings.items()},
+        }
+
+
+class Transport:
+    """Sends requests to one target and records every exchange."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        limits: Limits = Limits(),
+        redactor: Redactor | None = None,
+        extra_headers: dict[str, str] | None = None,
+        on_exchange: Callable[[Exchange], int] | None = None,
+        client: httpx.Client | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.limits = limits
+        self.redactor = redactor or Redactor()
+        self.extra_headers = dict(extra_headers or {})
+        self.on_exchange = on_exchange
+        timeout = httpx.Timeout(connect=limits.connect_s, read=limits.read_s, write=limits.read_s, pool=limits.connect_s)
+        self._client = client or httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False)
+
+    def close(self) -> None:
+        self._client.close()
+
+    def url_for(self, path: str) -> str:
+        if path.startswith(("http://", "https://")):
+            return path
+        return f"{self.base_url}/{path.lstrip('/')}"
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = _MISSING,
+        content: bytes | str | None = None,
+        headers: dict[str, str] | None = None,
+        expect_done: bool = False,
+    ) -> Exchange:
+        """Send one request. Never raises for HTTP or transport failures: see ``Exchange.error``."""
+        url = self.url_for(path)
+        send_headers = {**self.extra_headers, **(headers or {})}
+        send_headers = {k: v for k, v in send_headers.items() if v is not None}
+        if json is not _MISSING:
+            body_bytes = jsonlib.dumps(json).encode()
+            send_headers.setdefault("content-type", "application/json")
+            recorded_body = self.redactor.obj(json)
+        elif content is not None:
+            body_bytes = content.encode() if isinstance(content, str) else content
+            recorded_body = self.redactor.text(body_bytes.decode("utf-8", "replace"))
+        else:
+            body_bytes = None
+            recorded_body = None
+        exchange = Exchange(
+            index=-1,
+            method=method,
+            url=self.redactor.text(url),
+            request_headers=self.redactor.headers(send_headers.items()),
+            request_body=recorded_body,
+        )
+        started = time.monotonic()
+        try:
+            self._send(exchange, method, url, send_headers, body_bytes, expect_done, started)
+        finally:
+            exchange.timings["total_s"] = time.monotonic() - started
+            if self.on_exchange is not None:
+                exchange.index = self.on_exchange(exchange)
+        return exchange
+
+    # -- internals ------------------------------------------------------------------------------
+    def _send(self, ex: Exchange, method, url, headers, body, expect_done, started) -> None:
+        origin = _origin(url)
+        for _ in range(self.limits.max_redirects + 1):
+            try:
+                request = self._client.build_request(method, url, headers=headers, content=body)
+                response = self._client.send(request, stream=True)
+            except httpx.TimeoutException as exc:
+                self._fail(ex, "timeout", f"timed out before the response headers arrived ({_name(exc)})")
+                return
+            except httpx.HTTPError as exc:
+                self._fail(ex, "connect", f"could not reach {_origin(url)}: {_name(exc)}: {exc}")
+                return
+            try:
+                if response.is_redirect:
+                    location = response.headers.get("location", "")
+                    target = urljoin(url, location)
+                    if _origin(target) != origin:
+                        self._capture_head(ex, response)
+                        self._fail(
+                            ex,
+                            "redirect",
+                            f"redirected to another origin ({_origin(target)}); not followed, so "
+                            "credentials are not sent there",
+                        )
+                        return
+                    url = target
+                    continue
+                self._capture_head(ex, response)
+                ex.timings["first_byte_s"] = time.monotonic() - started
+                self._read_body(ex, response, expect_done, started)
+                return
+            finally:
+                response.close()
+        self._fail(ex, "redirect", f"more than {self.limits.max_redirects} redirects")
+
+    def _capture_head(self, ex: Exchange, response: httpx.Response) -> None:
+        ex.status = response.status_code
+        ex.headers = self.redactor.headers(response.headers.multi_items())
+
+    def _read_body(self, ex: Exchange, response: httpx.Response, expect_done: bool, started: float) -> None:
+        is_sse = ex.content_type.split(";")[0].strip().lower() == "text/event-stream"
+        parser = SSEParser(expect_done=expect_done) if is_sse else None
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            for chunk in response.iter_raw():
+                size += len(chunk)
+                if size > self.limits.max_bytes:
+                    self._fail(ex, "too_large", f"response larger than {self.limits.max_bytes} bytes; reading stopped")
+                    break
+                chunks.append(chunk)
+                if parser is not None:
+                    new = parser.feed(chunk)
+                    if new and "first_event_s" not in ex.timings:
+                        ex.timings["first_event_s"] = time.monotonic() - started
+                if time.monotonic() - started > self.limits.total_s:
+                    self._fail(ex, "timeout", f"response not complete after {self.limits.total_s:g}s; reading stopped")
+                    break
+        except httpx.TimeoutException:
+            self._fail(ex, "timeout", f"no data for {self.limits.read_s:g}s while reading the response")
+        except httpx.HTTPError as exc:
+            self._fail(ex, "read", f"connection failed while reading the response: {_name(exc)}: {exc}")
+        raw = b"".join(chunks)
+        text = self.redactor.text(raw.decode("utf-8", "replace"))
+        ex.text = text
+        if parser is not None:
+            if ex.error is None:
+                parser.close()
+            ex.events = [self._redact_event(e) for e in parser.events]
+            ex.framing = parser.issues
+            ex.comments = parser.comments
+            ex.saw_done = parser.saw_done
+            ex.raw_sse = text[:MAX_RAW_SSE_CHARS]
+            return
+        try:
+            ex.body = self.redactor.obj(jsonlib.loads(raw)) if raw else None
+            ex.is_json = bool(raw)
+        except ValueError:
+            ex.body = text
+
+    def _redact_event(self, event: SSEEvent) -> SSEEvent:
+        event.data = self.redactor.text(event.data)
+        if event.json is not None:
+            event.json = self.redactor.obj(event.json)
+        return event
+
+    @staticmethod
+    def _fail(ex: Exchange, kind: str, message: str) -> None:
+        if ex.error is None:
+            ex.error, ex.error_kind = message, kind
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _name(exc: BaseException) -> str:
+    return type(exc).__name__
