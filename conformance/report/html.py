@@ -1,0 +1,94 @@
+"""The self-contained HTML report (one file, inline CSS and JS), rendered with Jinja2."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any, Mapping
+
+import jinja2
+
+from conformance.report.model import (
+    FAILING,
+    VERDICTS,
+    baselined_reasons,
+    case_slug,
+    feature_matrix,
+    profiles,
+    redact_headers,
+    sort_cases,
+    summary_line,
+)
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+def pretty(value: Any) -> str:
+    """JSON pretty-printed (a string holding JSON too); other strings as they are."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return value
+        if isinstance(value, str):
+            return json.dumps(value, ensure_ascii=False)
+    return json.dumps(value, indent=2, ensure_ascii=False)
+
+
+@cache
+def environment() -> jinja2.Environment:
+    """The Jinja2 environment shared by the report and the matrix templates."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["pretty"] = pretty
+    env.filters["redact"] = redact_headers
+    env.filters["slug"] = case_slug
+    env.globals["VERDICTS"] = VERDICTS
+    return env
+
+
+def render_html(results: Mapping[str, Any]) -> str:
+    rows = feature_matrix(results["cases"])
+    return environment().get_template("index.html.j2").render(
+        results=results,
+        profiles=profiles(results),
+        summary_line=summary_line(results["summary"]),
+        rows=rows,
+        several_targets=len({row.target for row in rows}) > 1,
+        cases=_case_views(results),
+        baseline=results.get("baseline"),
+        coverage=results.get("coverage") or [],
+    )
+
+
+def _case_views(results: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Cases worst first, each with a unique anchor, search text and baseline note."""
+    baselined = baselined_reasons(results)
+    taken: set[str] = set()
+    views = []
+    for case in sort_cases(results["cases"]):
+        anchor = "case-" + case_slug(case["id"])
+        if anchor in taken:  # the same id on another target
+            anchor += "--" + case_slug(case["target"])
+        while anchor in taken:
+            anchor += "-x"
+        taken.add(anchor)
+        words = [case["id"], case["title"], case["target"], case["protocol"], case["feature"],
+                 case.get("reason", "")]
+        words += [f"{f['check']} {f.get('message', '')}" for f in case.get("findings", [])]
+        views.append({
+            "case": case,
+            "anchor": anchor,
+            "search": " ".join(words).lower(),
+            "baselined": baselined.get((case["target"], case["id"])),
+            "new_failure": bool(results.get("baseline")) and case["verdict"] in FAILING
+                           and (case["target"], case["id"]) not in baselined,
+        })
+    return views

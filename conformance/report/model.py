@@ -1,0 +1,135 @@
+"""What every renderer shares: verdict order, the protocol × feature matrix, case helpers.
+
+Renderers read results.json as plain dictionaries (see ``specs/schemas/results.schema.json``);
+the helpers here are the only place that knows how to rank, group and summarise them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping
+
+from conformance.findings import SUMMARY_KEYS, VERDICT_RANK
+
+
+class ReportInputError(Exception):
+    """Bad input to the report layer (missing file, invalid JSON, schema violation).
+
+    The message is one line naming the file and the problem, fit to print as is.
+    """
+
+
+class BaselineError(ReportInputError):
+    """A baseline file that cannot be used, e.g. ``known.toml: entry 2: missing 'reason'``."""
+
+
+RANK: dict[str, int] = {verdict.value: rank for verdict, rank in VERDICT_RANK.items()}
+VERDICTS: list[str] = sorted(RANK, key=RANK.__getitem__, reverse=True)  # worst first
+FAILING = frozenset({"FAIL", "ERROR"})
+SUMMARY_KEY: dict[str, str] = {verdict.value: key for verdict, key in SUMMARY_KEYS.items()}
+SEVERITY_RANK = {"error": 2, "warning": 1, "info": 0}
+SECRET_HEADERS = frozenset(
+    {"authorization", "x-api-key", "api-key", "proxy-authorization", "cookie", "set-cookie"}
+)
+REDACTED = "[REDACTED]"
+
+
+def worst_verdict(verdicts: Iterable[str]) -> str:
+    """The worst of some verdicts (PASS for none)."""
+    return max(verdicts, key=RANK.__getitem__, default="PASS")
+
+
+def counts_text(counts: Mapping[str, int]) -> str:
+    """Counts per verdict, worst first, zeros left out: ``FAIL 2 / PASS 10``."""
+    return " / ".join(f"{verdict} {counts[verdict]}" for verdict in VERDICTS if counts.get(verdict))
+
+
+@dataclass(frozen=True)
+class MatrixRow:
+    """One protocol × feature group of one target, with its count per verdict."""
+
+    target: str
+    protocol: str
+    feature: str
+    counts: Mapping[str, int]
+
+    @property
+    def worst(self) -> str:
+        return worst_verdict(v for v, n in self.counts.items() if n)
+
+    @property
+    def text(self) -> str:
+        return counts_text(self.counts)
+
+
+def feature_matrix(cases: Iterable[Mapping[str, Any]]) -> list[MatrixRow]:
+    """Group cases by target, protocol and feature; rows sorted by those keys."""
+    groups: dict[tuple[str, str, str], Counter[str]] = {}
+    for case in cases:
+        key = (case["target"], case["protocol"], case["feature"])
+        groups.setdefault(key, Counter())[case["verdict"]] += 1
+    return [MatrixRow(*key, counts=dict(groups[key])) for key in sorted(groups)]
+
+
+def summary_line(summary: Mapping[str, int]) -> str:
+    """``12 cases: 9 passed, 1 failed, ...`` in verdict order, worst first."""
+    parts = [f"{summary.get(SUMMARY_KEY[v], 0)} {SUMMARY_KEY[v]}" for v in VERDICTS]
+    return f"{summary.get('total', 0)} cases: " + ", ".join(parts)
+
+
+def sort_cases(cases: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """Worst verdict first; the original order is kept within a verdict."""
+    return sorted(cases, key=lambda case: -RANK[case["verdict"]])
+
+
+def lead_finding(case: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The first finding of the highest severity (the one to headline a failure with)."""
+    findings = case.get("findings") or []
+    return max(findings, key=lambda f: SEVERITY_RANK.get(f.get("severity"), 0), default=None)
+
+
+def finding_text(finding: Mapping[str, Any]) -> str:
+    """``check_name (class 4): message`` on one line."""
+    cls = f" (class {finding['class']})" if finding.get("class") else ""
+    return f"{finding['check']}{cls}: {one_line(finding.get('message', ''))}"
+
+
+def one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def case_slug(case_id: str) -> str:
+    """A stable, URL- and id-safe form of a case id (``case-<slug>`` is its HTML id)."""
+    return re.sub(r"[^a-z0-9]+", "-", case_id.lower()).strip("-") or "case"
+
+
+def redact_headers(headers: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """A copy of headers with secret values replaced (defence in depth: capture redacts too)."""
+    if headers is None:
+        return None
+    return {k: REDACTED if k.lower() in SECRET_HEADERS else v for k, v in headers.items()}
+
+
+def baselined_reasons(results: Mapping[str, Any]) -> dict[tuple[str, str], str]:
+    """(target, case id) → reason, for the failures a baseline covers (empty without one)."""
+    expected = (results.get("baseline") or {}).get("expected", [])
+    return {(e["target"], e["case"]): e["reason"] for e in expected}
+
+
+def target_names(results: Mapping[str, Any]) -> list[str]:
+    """Names of the targets in a results file (falling back to the ones cases mention)."""
+    names = [t["name"] for t in results.get("targets", [])]
+    return names or sorted({case["target"] for case in results.get("cases", [])})
+
+
+def profiles(results: Mapping[str, Any]) -> list[str]:
+    """Every profile named by any target, in order, without duplicates."""
+    found: list[str] = []
+    for target in results.get("targets", []):
+        profile = target.get("profile") or []
+        for name in [profile] if isinstance(profile, str) else profile:
+            if name not in found:
+                found.append(name)
+    return found
