@@ -39,6 +39,7 @@ class SchemaError_:
     message: str
     rule: str  # pointer into the schema, for the report
     source: str | None  # the x-source annotation nearest to the failing rule
+    cls: str | None = None  # the x-class annotation nearest to the failing rule
 
 
 class SchemaRegistry:
@@ -89,7 +90,8 @@ class SchemaRegistry:
                     pointer=_pointer(leaf.absolute_path),
                     message=_message(leaf),
                     rule="/" + "/".join(str(p) for p in leaf.absolute_schema_path),
-                    source=_nearest_source(self._schemas[name], leaf),
+                    source=_nearest(self._schemas[name], leaf, "x-source"),
+                    cls=_nearest(self._schemas[name], leaf, "x-class"),
                 )
 
 
@@ -110,16 +112,17 @@ def _message(error) -> str:
     return f"{where}: {message}"
 
 
-def _nearest_source(schema: dict[str, Any], error) -> str | None:
+def _nearest(schema: dict[str, Any], error, keyword: str) -> str | None:
+    """The annotation (x-source, x-class) nearest to the failing rule, walking its schema path."""
     node: Any = schema
-    found = schema.get("x-source") if isinstance(schema, dict) else None
+    found = schema.get(keyword) if isinstance(schema, dict) else None
     for part in error.absolute_schema_path:
         try:
             node = node[part]
         except (KeyError, IndexError, TypeError):
             break
-        if isinstance(node, dict) and "x-source" in node:
-            found = node["x-source"]
+        if isinstance(node, dict) and keyword in node:
+            found = node[keyword]
     return found
 
 

@@ -179,6 +179,7 @@ class Transport:
         content: bytes | str | None = None,
         headers: dict[str, str] | None = None,
         expect_done: bool = False,
+        stream: bool = False,
     ) -> Exchange:
         """Send one request. Never raises for HTTP or transport failures: see ``Exchange.error``."""
         url = self.url_for(path)
@@ -203,7 +204,7 @@ class Transport:
         )
         started = time.monotonic()
         try:
-            self._send(exchange, method, url, send_headers, body_bytes, expect_done, started)
+            self._send(exchange, method, url, send_headers, body_bytes, expect_done or stream, expect_done, started)
         finally:
             exchange.timings["total_s"] = time.monotonic() - started
             if self.on_exchange is not None:
@@ -211,7 +212,7 @@ class Transport:
         return exchange
 
     # -- internals ------------------------------------------------------------------------------
-    def _send(self, ex: Exchange, method, url, headers, body, expect_done, started) -> None:
+    def _send(self, ex: Exchange, method, url, headers, body, stream, expect_done, started) -> None:
         origin = _origin(url)
         for _ in range(self.limits.max_redirects + 1):
             try:
@@ -240,7 +241,7 @@ class Transport:
                     continue
                 self._capture_head(ex, response)
                 ex.timings["first_byte_s"] = time.monotonic() - started
-                self._read_body(ex, response, expect_done, started)
+                self._read_body(ex, response, stream, expect_done, started)
                 return
             finally:
                 response.close()
@@ -250,8 +251,12 @@ class Transport:
         ex.status = response.status_code
         ex.headers = self.redactor.headers(response.headers.multi_items())
 
-    def _read_body(self, ex: Exchange, response: httpx.Response, expect_done: bool, started: float) -> None:
-        is_sse = ex.content_type.split(";")[0].strip().lower() == "text/event-stream"
+    def _read_body(self, ex: Exchange, response: httpx.Response, stream: bool, expect_done: bool, started: float) -> None:
+        # A stream was asked for and the request succeeded: read it as SSE whatever the
+        # content-type says (SDKs do), so a wrong content-type is one finding, not a cascade.
+        is_sse = ex.content_type.split(";")[0].strip().lower() == "text/event-stream" or (
+            stream and response.status_code == 200
+        )
         parser = SSEParser(expect_done=expect_done) if is_sse else None
         chunks: list[bytes] = []
         size = 0

@@ -25,6 +25,7 @@ class Violation(NamedTuple):
     message: str
     pointer: str = ""
     severity: Severity | None = None  # overrides the check's own severity (e.g. a WARN case)
+    cls: str | None = None  # overrides the check's incompatibility class (or names a profile rule)
 
 
 @dataclass(frozen=True)
@@ -99,7 +100,14 @@ def evaluate(
             # an explicit severity can only be softened by the compatible reading, never hardened
             severity = min(severity, default, key=_rank)
         findings.append(
-            Finding(info.name, info.cls, severity, violation.message, violation.pointer, info.source)
+            Finding(
+                info.name,
+                violation.cls or info.cls,
+                severity,
+                violation.message,
+                violation.pointer,
+                info.source,
+            )
         )
     return findings
 

@@ -178,7 +178,7 @@ def build_prompt(ctx: RequestContext, body: dict[str, Any]) -> engine.Prompt:
         if not isinstance(message, dict) or not isinstance(message.get("role"), str):
             raise ApiError("invalid_messages", f"messages[{i}] must be an object with a string 'role'.", f"messages[{i}]")
         role = message["role"]
-        if role not in roles:
+        if role not in roles and not ctx.fault("accept_bad_role"):
             raise ApiError("unsupported_message_role", f"messages[{i}].role '{role}' is not supported.", f"messages[{i}].role")
         text = _content_text(ctx, message, i)
         if role == "assistant":

@@ -1,0 +1,50 @@
+"""Checks of error responses: status, body shape and the profile's error table row."""
+
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+from conformance.checks import Violation, check
+from conformance.checks.common import schema_violations
+from conformance.findings import Strictness
+from conformance.schemas import SchemaRegistry
+from conformance.transport import Exchange
+
+
+@check(cls="14", source="incompatibilities.md class 14; the profile's error table", title="the error has the documented HTTP status")
+def check_error_status(exchange: Exchange, expected: int) -> Iterator[Violation]:
+    if exchange.status != expected:
+        yield Violation(f"status {exchange.status}, expected {expected}", f"/exchanges/{exchange.index}/response/status")
+
+
+@check(cls="13", source="OpenAI OpenAPI 2.3.0 ErrorResponse; CrossModel 000 §Errors", title="the error body is {\"error\": {message, type, param, code}}")
+def check_error_shape(exchange: Exchange, schemas: SchemaRegistry, strictness: Strictness, schema: str = "openai/error") -> Iterator[Violation]:
+    if exchange.status is not None and exchange.status < 400:
+        return  # check_error_status reports a success status
+    if not isinstance(exchange.body, dict):
+        yield Violation(f"the error body is not a JSON object: {str(exchange.body)[:120]!r}", exchange.ptr())
+        return
+    yield from schema_violations(schemas, schema, strictness, exchange.body, exchange.ptr())
+
+
+@check(cls=None, source="the profile's error table", title="the error carries the documented type and code")
+def check_error_row(exchange: Exchange, scenario: str, row: dict[str, Any], rule_id: str, type_path: str = "/error/type", code_path: str | None = "/error/code") -> Iterator[Violation]:
+    if exchange.status is None or exchange.status < 400 or not isinstance(exchange.body, dict):
+        return  # status and shape are judged by their own checks
+    source = row.get("source", "")
+    for field, path in (("type", type_path), ("code", code_path)):
+        expected = row.get(field)
+        if not expected or path is None:
+            continue
+        actual = _at(exchange.body, path)
+        if actual != expected:
+            yield Violation(f"{scenario}: error {field} is {actual!r}, the profile documents {expected!r} ({source})", exchange.ptr(path), cls=rule_id)
+
+
+def _at(document: Any, path: str) -> Any:
+    node = document
+    for part in path.strip("/").split("/"):
+        if not isinstance(node, dict):
+            return None
+        node = node.get(part)
+    return node

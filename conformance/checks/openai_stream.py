@@ -1,0 +1,189 @@
+"""Checks of streamed OpenAI chat completions (``chat.completion.chunk`` event sequences)."""
+
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+from conformance.checks import Violation, check
+from conformance.checks.common import schema_violations
+from conformance.checks.openai_chat import FINISH_REASONS
+from conformance.findings import Strictness
+from conformance.schemas import SchemaRegistry
+from conformance.transport import Exchange
+
+STREAM_SOURCE = "CrossModel 000 §Streaming response; openai-python lib/streaming/_deltas.py"
+
+
+def chunks(exchange: Exchange) -> list[tuple[int, dict[str, Any]]]:
+    """(event position, chunk) for every JSON object event that is not an error."""
+    return [
+        (position, event.json)
+        for position, event in exchange.json_events()
+        if isinstance(event.json, dict) and "error" not in event.json
+    ]
+
+
+def choice_entries(exchange: Exchange) -> list[tuple[int, int, dict[str, Any]]]:
+    """(event position, position in choices, choice) for every choice of every chunk."""
+    out = []
+    for position, chunk in chunks(exchange):
+        choices = chunk.get("choices")
+        for k, choice in enumerate(choices if isinstance(choices, list) else []):
+            if isinstance(choice, dict):
+                out.append((position, k, choice))
+    return out
+
+
+def streamed_text(exchange: Exchange, field: str = "content") -> dict[int, str]:
+    """The concatenated delta text per choice index."""
+    texts: dict[int, str] = {}
+    for _, _, choice in choice_entries(exchange):
+        delta = choice.get("delta")
+        piece = delta.get(field) if isinstance(delta, dict) else None
+        if isinstance(piece, str):
+            index = choice.get("index", 0)
+            texts[index] = texts.get(index, "") + piece
+    return texts
+
+
+@check(cls=None, source="CrossModel 000 §Streaming response (returns text/event-stream)", title="a stream is served as text/event-stream")
+def check_stream_content_type(exchange: Exchange) -> Iterator[Violation]:
+    media = exchange.content_type.split(";")[0].strip().lower()
+    if media != "text/event-stream":
+        yield Violation(f"streamed response served as {exchange.content_type or 'no content-type'!r}", exchange.header_ptr("content-type"))
+
+
+@check(cls="7", source=STREAM_SOURCE + " (the stream ends with data: [DONE])", title="the stream ends with data: [DONE]")
+def check_stream_done_terminator(exchange: Exchange) -> Iterator[Violation]:
+    events = exchange.events or []
+    if not exchange.saw_done:
+        yield Violation("the stream closed without 'data: [DONE]'", f"/exchanges/{exchange.index}/response/events")
+        return
+    last = max(i for i, e in enumerate(events) if e.is_done)
+    if last != len(events) - 1:
+        yield Violation(f"{len(events) - 1 - last} event(s) after 'data: [DONE]'", f"/exchanges/{exchange.index}/response/events/{last + 1}")
+
+
+@check(cls=None, source="OpenAI OpenAPI 2.3.0 CreateChatCompletionStreamResponse", title="every chunk validates against the chunk schema")
+def check_chat_chunk_schema(exchange: Exchange, schemas: SchemaRegistry, strictness: Strictness) -> Iterator[Violation]:
+    for position, event in exchange.json_events():
+        if isinstance(event.json, dict) and "error" in event.json:
+            continue
+        yield from schema_violations(schemas, "openai/chat_chunk", strictness, event.json, exchange.event_ptr(position))
+
+
+@check(cls="4", source=STREAM_SOURCE + " (first delta carries role: assistant)", title="the first delta of each choice carries the assistant role")
+def check_stream_first_delta_role(exchange: Exchange) -> Iterator[Violation]:
+    seen: set[Any] = set()
+    for position, k, choice in choice_entries(exchange):
+        index = choice.get("index")
+        if index in seen:
+            continue
+        seen.add(index)
+        delta = choice.get("delta") if isinstance(choice.get("delta"), dict) else {}
+        if delta.get("role") != "assistant":
+            yield Violation(f"the first delta of choice {index} has role {delta.get('role')!r}, not 'assistant'", exchange.event_ptr(position, f"/choices/{k}/delta"))
+
+
+@check(cls="3", source=STREAM_SOURCE + " (the SDK concatenates a repeated role: 'assistantassistant')", title="only the first delta carries the role")
+def check_stream_role_first_only(exchange: Exchange) -> Iterator[Violation]:
+    seen: set[Any] = set()
+    for position, k, choice in choice_entries(exchange):
+        index = choice.get("index")
+        delta = choice.get("delta") if isinstance(choice.get("delta"), dict) else {}
+        if index in seen and "role" in delta and delta["role"] is not None:
+            yield Violation(f"a later delta of choice {index} repeats role {delta['role']!r}", exchange.event_ptr(position, f"/choices/{k}/delta/role"))
+            return
+        seen.add(index)
+
+
+@check(cls="8", source=STREAM_SOURCE + " (finish_reason once per choice, on its last chunk)", title="each choice ends with exactly one finish_reason")
+def check_stream_finish_reason(exchange: Exchange) -> Iterator[Violation]:
+    by_index: dict[Any, list[tuple[int, int, dict[str, Any]]]] = {}
+    for entry in choice_entries(exchange):
+        by_index.setdefault(entry[2].get("index"), []).append(entry)
+    if not by_index:
+        yield Violation("the stream carried no choice at all", f"/exchanges/{exchange.index}/response/events")
+    for index, entries in by_index.items():
+        finals = [(p, k, c) for p, k, c in entries if c.get("finish_reason") is not None]
+        if not finals:
+            yield Violation(f"choice {index} never received a finish_reason", exchange.event_ptr(entries[-1][0], f"/choices/{entries[-1][1]}"))
+            continue
+        if len(finals) > 1:
+            yield Violation(f"choice {index} received finish_reason {len(finals)} times", exchange.event_ptr(finals[1][0], f"/choices/{finals[1][1]}/finish_reason"))
+        position, k, choice = finals[0]
+        reason = choice.get("finish_reason")
+        if reason not in FINISH_REASONS:
+            yield Violation(f"finish_reason {reason!r} is not one of {', '.join(FINISH_REASONS)}", exchange.event_ptr(position, f"/choices/{k}/finish_reason"))
+        later = [(p, kk, c) for p, kk, c in entries if p > finals[-1][0] and _has_payload(c)]
+        if later:
+            yield Violation(f"choice {index} received content after its finish_reason", exchange.event_ptr(later[0][0], f"/choices/{later[0][1]}/delta"))
+
+
+def _has_payload(choice: dict[str, Any]) -> bool:
+    delta = choice.get("delta")
+    return isinstance(delta, dict) and any(delta.get(k) for k in ("content", "tool_calls", "reasoning_content", "refusal"))
+
+
+@check(cls="10", source=STREAM_SOURCE + " (every chunk has the same id, created and model)", title="id, created and model stay constant within a stream")
+def check_stream_constant_fields(exchange: Exchange) -> Iterator[Violation]:
+    items = chunks(exchange)
+    if not items:
+        return
+    first = items[0][1]
+    for field in ("id", "created", "model"):
+        for position, chunk in items[1:]:
+            if field in chunk and field in first and chunk[field] != first[field]:
+                yield Violation(f"chunk {field} changed from {first[field]!r} to {chunk[field]!r}", exchange.event_ptr(position, f"/{field}"))
+                break
+
+
+@check(cls="6", source="CrossModel 000 §Streaming response (include_usage: a final chunk with empty choices and usage)", title="include_usage gives one final usage chunk with choices: []")
+def check_stream_include_usage(exchange: Exchange) -> Iterator[Violation]:
+    items = chunks(exchange)
+    with_usage = [(p, c) for p, c in items if c.get("usage") is not None]
+    events_ptr = f"/exchanges/{exchange.index}/response/events"
+    if not with_usage:
+        yield Violation("stream_options.include_usage was set but no chunk carried usage", events_ptr)
+        return
+    last_position, last_chunk = items[-1]
+    if with_usage[-1][0] != last_position:
+        yield Violation("the usage chunk is not the last chunk before [DONE]", exchange.event_ptr(with_usage[-1][0], "/usage"))
+    if len(with_usage) > 1:
+        yield Violation(f"{len(with_usage)} chunks carry usage; only the final chunk may", exchange.event_ptr(with_usage[0][0], "/usage"))
+    position, chunk = with_usage[-1]
+    if chunk.get("choices") != []:
+        yield Violation("the usage chunk does not have 'choices': [] (clients index choices[0] of every other chunk)", exchange.event_ptr(position, "/choices"), cls="5")
+
+
+@check(cls="5", source="CrossModel 000 §Streaming response (usage only with include_usage)", title="no usage in a stream that did not ask for it")
+def check_stream_no_unrequested_usage(exchange: Exchange) -> Iterator[Violation]:
+    for position, chunk in chunks(exchange):
+        if chunk.get("usage") is not None:
+            yield Violation("a chunk carries usage although stream_options.include_usage was not set", exchange.event_ptr(position, "/usage"))
+            return
+
+
+@check(cls="6", source="CrossModel 000 §Request parameters (stream_options supports include_usage)", title="stream_options is accepted")
+def check_stream_options_accepted(exchange: Exchange) -> Iterator[Violation]:
+    if exchange.status != 200:
+        yield Violation(f"a streamed request with stream_options.include_usage was answered {exchange.status}", f"/exchanges/{exchange.index}/response/status")
+
+
+@check(cls=None, source="CrossModel 000 §Streaming response (concatenate every delta.content to rebuild the reply)", title="the streamed reply equals the non-streamed one")
+def check_stream_matches_nonstream(streamed: Exchange, plain: Exchange) -> Iterator[Violation]:
+    texts = streamed_text(streamed)
+    choices = plain.body.get("choices") if isinstance(plain.body, dict) else None
+    for position, choice in enumerate(choices if isinstance(choices, list) else []):
+        expected = ((choice or {}).get("message") or {}).get("content") or ""
+        got = texts.get((choice or {}).get("index", position), "")
+        if got != expected:
+            yield Violation(f"choice {position}: streamed {got[:80]!r} but non-streamed {expected[:80]!r}", f"/exchanges/{streamed.index}/response/events")
+
+
+@check(cls="11", source="incompatibilities.md class 11; OpenAI errors are answered before the stream starts", title="an error before the stream is an HTTP error, not a 200 stream")
+def check_error_before_stream(exchange: Exchange) -> Iterator[Violation]:
+    if exchange.status == 200:
+        yield Violation("a request that cannot succeed was answered 200 (as an event stream)", f"/exchanges/{exchange.index}/response/status")
+    elif exchange.is_sse:
+        yield Violation(f"the error (status {exchange.status}) was sent as an event stream instead of a JSON body", exchange.header_ptr("content-type"))

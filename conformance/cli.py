@@ -1,0 +1,338 @@
+"""The ``conformance`` command: run, serve, checks, faults (and report, profiles).
+
+Errors of the user's input print one line (``conformance: error: ...``) and exit non-zero;
+never a traceback. Exit codes: 0 all good, 1 failures, 2 usage or configuration error,
+3 target unreachable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator, NoReturn, Sequence
+
+from conformance import __version__
+from conformance.errors import EXIT_FAILURES, EXIT_OK, EXIT_USAGE, ConfigError, ConformanceError, TargetUnreachable
+from conformance.findings import Strictness
+from conformance.target import (
+    CAPABILITIES,
+    DEFAULT_KEY_ENV,
+    RUN_CONFIG_ENV,
+    RunConfig,
+    Target,
+    check_base_url,
+    check_profiles,
+    find_config_file,
+    limits_from,
+    parse_header,
+    profile_list,
+    validate_table,
+)
+
+SUITES_DIR = Path(__file__).resolve().parent / "suites"
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        raise ConfigError(f"{message} (see '{self.prog} --help')")
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="conformance", description="Conformance checks for OpenAI Chat Completions and Anthropic Messages APIs.")
+    parser.add_argument("--version", action="version", version=f"conformance {__version__}")
+    sub = parser.add_subparsers(dest="command", parser_class=Parser, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run the suite against a target (default: the embedded reference server)")
+    run.add_argument("--base-url", help="target base URL, e.g. https://api.example.com/v1 (default: the embedded reference server)")
+    run.add_argument("--model", help="model for general cases")
+    for capability in CAPABILITIES:
+        run.add_argument(f"--model-{capability}", metavar="MODEL", help=f"model for {capability} cases (default: --model)")
+    run.add_argument("--api-key-env", metavar="NAME", help=f"environment variable holding the API key (default {DEFAULT_KEY_ENV}, falling back to OPENAI_API_KEY)")
+    run.add_argument("--profile", action="append", metavar="NAME", help="profile(s) to check against, repeatable or comma separated (see 'conformance profiles')")
+    run.add_argument("--config", metavar="FILE", help="config file (default: ./conformance.toml, or [tool.conformance] in ./pyproject.toml)")
+    run.add_argument("--report-dir", metavar="DIR", help="where reports are written (default: reports)")
+    run.add_argument("--strictness", choices=[s.value for s in Strictness], help="compatible (default): what SDKs need; strict: everything the spec says")
+    run.add_argument("--header", action="append", default=[], metavar="'NAME: VALUE'", help="extra header sent with every request")
+    run.add_argument("--image-url", metavar="URL", help="an https image URL the target can fetch, for image-by-URL cases")
+    run.add_argument("--disable-check", action="append", default=[], metavar="CHECK", help="switch a check off by name (see 'conformance checks')")
+    run.add_argument("--timeout", type=float, metavar="SECONDS", help="total time allowed for one exchange (default 120)")
+    run.add_argument("--fault", action="append", default=[], metavar="NAME", help="embedded server only: inject a named fault (see 'conformance faults')")
+    run.add_argument("-k", dest="keyword", metavar="EXPR", help="only run cases matching the pytest -k expression")
+    run.add_argument("-m", dest="markexpr", metavar="EXPR", help="only run cases matching the pytest -m expression")
+    run.add_argument("-x", "--exitfirst", action="store_true", help="stop at the first failing case")
+    run.add_argument("-n", dest="workers", metavar="N", help="run cases in N processes (pytest-xdist), or 'auto'")
+    run.add_argument("-q", "--quiet", action="store_true", help="print only the summary")
+    run.add_argument("-v", "--verbose", action="store_true", help="print one line per case")
+    run.add_argument("--alluredir", metavar="DIR", help="also write Allure results to DIR")
+
+    serve = sub.add_parser("serve", help="run the reference server alone")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
+    serve.add_argument("--profile", action="append", metavar="NAME", help="emulate these profiles (default: crossmodel-openai, crossmodel-anthropic)")
+    serve.add_argument("--fault", action="append", default=[], metavar="NAME", help="inject a named fault into every response")
+    serve.add_argument("--api-key-env", default=DEFAULT_KEY_ENV, metavar="NAME", help=f"environment variable holding the key the server accepts (default {DEFAULT_KEY_ENV})")
+
+    selftest = sub.add_parser("selftest", help="prove the checks: run the suite against every named fault of the reference server")
+    selftest.add_argument("--fault", action="append", default=[], metavar="NAME", help="only these faults")
+    selftest.add_argument("--report-dir", metavar="DIR", help="where mutation.md is written (default: reports)")
+
+    sub.add_parser("checks", help="list every named check")
+    sub.add_parser("faults", help="list the reference server's named faults")
+    _add_optional_commands(sub)
+    return parser
+
+
+def _add_optional_commands(sub: Any) -> None:
+    """Commands contributed by other modules (reports, profiles)."""
+    for module_name in ("conformance.report.cli", "conformance.profiles_cli"):
+        try:
+            module = __import__(module_name, fromlist=["register"])
+        except ImportError:
+            continue
+        module.register(sub)
+
+
+# -- run ---------------------------------------------------------------------------------------------
+def resolve_run(args: argparse.Namespace) -> RunConfig:
+    found = find_config_file(args.config)
+    table: dict[str, Any] = {}
+    config_path = None
+    if found is not None:
+        config_path, raw = found
+        table = validate_table(raw or {}, config_path)
+    strictness = Strictness(args.strictness or table.get("strictness", "compatible")) if (args.strictness or table.get("strictness", "compatible")) in ("compatible", "strict") else None
+    if strictness is None:
+        raise ConfigError(f"{config_path}: strictness must be 'compatible' or 'strict'")
+    entries = table.get("targets") or [{}]
+    targets = []
+    for i, entry in enumerate(entries):
+        scope = {**{k: v for k, v in table.items() if k != "targets"}, **entry}
+        targets.append(_target_from(scope, args, i, len(entries)))
+    disabled = list(table.get("disable_checks", [])) + list(args.disable_check)
+    _check_check_names(disabled)
+    return RunConfig(targets=targets, strictness=strictness, report_dir=args.report_dir or table.get("report_dir", "reports"), disable_checks=disabled)
+
+
+def _target_from(scope: dict[str, Any], args: argparse.Namespace, i: int, count: int) -> Target:
+    base_url = args.base_url or scope.get("base_url")
+    models = dict(scope.get("models") or {})
+    for capability in CAPABILITIES:
+        value = getattr(args, f"model_{capability}")
+        if value:
+            models[capability] = value
+    headers = dict(scope.get("headers") or {})
+    headers.update(dict(parse_header(h) for h in args.header))
+    profiles = [p for value in (args.profile or []) for p in profile_list(value)] or profile_list(scope.get("profile"))
+    limits = limits_from(scope.get("timeouts"), scope.get("max_response_bytes"))
+    if args.timeout:
+        if args.timeout <= 0:
+            raise ConfigError("--timeout must be a positive number of seconds")
+        limits = limits_from({"total": args.timeout, "read": min(args.timeout, limits.read_s)}, None, limits)
+    target = Target(
+        name=scope.get("name") or ("embedded" if not base_url else f"target{i + 1}" if count > 1 else "target"),
+        base_url=check_base_url(base_url) if base_url else None,
+        model=args.model or scope.get("model"),
+        models=models,
+        api_key_env=args.api_key_env or scope.get("api_key_env") or DEFAULT_KEY_ENV,
+        profiles=check_profiles(profiles),
+        headers=headers,
+        image_url=args.image_url or scope.get("image_url"),
+        limits=limits,
+    )
+    if target.base_url and not target.model and not _model_optional(target):
+        raise ConfigError(f"target {target.name}: --model is required with --base-url (or set model in the config file)")
+    return target
+
+
+def _model_optional(target: Target) -> bool:
+    from conformance import profiles
+
+    return any(not profiles.load(p).get(proto, "model_required", default=True) for p in target.profiles for proto in profiles.load(p).protocols)
+
+
+def _check_check_names(names: list[str]) -> None:
+    from conformance.checks import load_all
+
+    known = load_all()
+    for name in names:
+        if name not in known:
+            raise ConfigError(f"unknown check '{name}' (see 'conformance checks')")
+
+
+def preflight(target: Target) -> None:
+    """Fail fast with one line when the target cannot be reached at all."""
+    import httpx
+
+    url = f"{target.base_url}/models"
+    try:
+        with httpx.Client(timeout=httpx.Timeout(min(target.limits.connect_s, 10.0)), trust_env=False) as client:
+            client.get(url, headers={**target.headers})
+    except httpx.TimeoutException:
+        raise TargetUnreachable(f"{target.base_url} is unreachable: no answer within {min(target.limits.connect_s, 10.0):g}s (check --base-url)") from None
+    except httpx.HTTPError as exc:
+        reason = str(exc) or type(exc).__name__
+        raise TargetUnreachable(f"{target.base_url} is unreachable: {reason} (check --base-url)") from None
+
+
+@contextlib.contextmanager
+def embedded_server(target: Target, faults: list[str]) -> Iterator[None]:
+    """Start the reference server for an embedded target; expose it to the plugin (and workers)."""
+    from conformance.pytest_plugin import EMBEDDED_ENV
+    from conformance.reference.app import DEFAULT_PROFILES, ServerSettings, new_api_key
+    from conformance.reference.faults import FAULTS
+    from conformance.reference.server import EmbeddedServer
+
+    for fault in faults:
+        if fault not in FAULTS:
+            raise ConfigError(f"unknown fault '{fault}' (see 'conformance faults')")
+    key = new_api_key()
+    settings = ServerSettings(api_keys=frozenset({key}), profiles=tuple(target.profiles or DEFAULT_PROFILES), faults=frozenset(faults))
+    with EmbeddedServer(settings) as server:
+        previous = os.environ.get(EMBEDDED_ENV)
+        os.environ[EMBEDDED_ENV] = f"{server.base_url}|{key}"
+        try:
+            yield
+        finally:
+            if previous is None:
+                os.environ.pop(EMBEDDED_ENV, None)
+            else:
+                os.environ[EMBEDDED_ENV] = previous
+
+
+def pytest_args(args: argparse.Namespace) -> list[str]:
+    out = [str(SUITES_DIR), "-c", str(SUITES_DIR / "pytest.ini"), "--rootdir", str(SUITES_DIR)]
+    if not _plugin_registered():
+        out += ["-p", "conformance.pytest_plugin"]
+    if args.keyword:
+        out += ["-k", args.keyword]
+    if args.markexpr:
+        out += ["-m", args.markexpr]
+    if args.exitfirst:
+        out.append("-x")
+    if args.workers:
+        out += ["-n", str(args.workers)]
+    if args.alluredir:
+        out += ["--alluredir", args.alluredir]
+    out += ["-v"] if args.verbose else ["-q"]
+    if args.quiet:
+        out += ["-q", "--no-header", "-p", "no:warnings"]
+    out += ["-o", "console_output_style=count", "-rfE"]
+    return out
+
+
+def _plugin_registered() -> bool:
+    from importlib.metadata import entry_points
+
+    return any(ep.value == "conformance.pytest_plugin" for ep in entry_points(group="pytest11"))
+
+
+def command_run(args: argparse.Namespace) -> int:
+    import pytest
+
+    run = resolve_run(args)
+    if args.fault and not all(t.embedded for t in run.targets):
+        raise ConfigError("--fault applies to the embedded reference server only (drop --base-url)")
+    for target in run.targets:
+        if not target.embedded:
+            preflight(target)
+    if len(run.targets) > 1:
+        from conformance.report.cli import run_many  # several targets: one run each, then the matrix
+
+        return run_many(run, args, pytest_args(args))
+    target = run.targets[0]
+    with tempfile.TemporaryDirectory(prefix="conformance-") as tmp:
+        config_file = Path(tmp) / "run.json"
+        config_file.write_text(run.to_json())
+        os.environ[RUN_CONFIG_ENV] = str(config_file)
+        try:
+            with embedded_server(target, args.fault) if target.embedded else contextlib.nullcontext():
+                code = pytest.main(pytest_args(args))
+        finally:
+            os.environ.pop(RUN_CONFIG_ENV, None)
+    return exit_code(int(code), args)
+
+
+def exit_code(code: int, args: argparse.Namespace) -> int:
+    if code in (0, 1, 3):
+        return code
+    if code == 5:
+        raise ConfigError(f"no case matched the selection ({' '.join(filter(None, [args.keyword and '-k ' + args.keyword, args.markexpr and '-m ' + args.markexpr]))})")
+    return EXIT_USAGE
+
+
+# -- serve, checks, faults ---------------------------------------------------------------------------
+def command_serve(args: argparse.Namespace) -> int:
+    from conformance.reference.app import DEFAULT_PROFILES, ServerSettings, model_ids
+    from conformance.reference.faults import FAULTS
+    from conformance.reference.server import serve_forever
+
+    profiles = [p for value in (args.profile or []) for p in profile_list(value)] or list(DEFAULT_PROFILES)
+    check_profiles(profiles)
+    for fault in args.fault:
+        if fault not in FAULTS:
+            raise ConfigError(f"unknown fault '{fault}' (see 'conformance faults')")
+    if not 0 <= args.port <= 65535:
+        raise ConfigError(f"--port {args.port} is not a port number")
+    key = os.environ.get(args.api_key_env)
+    if not key:
+        raise ConfigError(f"set the API key the server should accept in ${args.api_key_env} (e.g. export {args.api_key_env}=sk-local-test)")
+    settings = ServerSettings(api_keys=frozenset({key}), profiles=tuple(profiles), faults=frozenset(args.fault))
+    print(f"reference server: http://{args.host}:{args.port}/v1 emulating {', '.join(profiles)}; models: {', '.join(model_ids(settings))}")
+    print(f"auth: the key in ${args.api_key_env}" + (f"; faults: {', '.join(args.fault)}" if args.fault else ""))
+    sys.stdout.flush()
+    serve_forever(settings, args.host, args.port)
+    return EXIT_OK
+
+
+def command_checks(args: argparse.Namespace) -> int:
+    from conformance.checks import load_all
+
+    for name, info in sorted(load_all().items()):
+        cls = f"class {info.cls}" if info.cls else "-"
+        print(f"{name:42} {cls:9} {info.title}  [{info.source}]")
+    return EXIT_OK
+
+
+def command_faults(args: argparse.Namespace) -> int:
+    from conformance.reference.faults import FAULTS
+
+    for name, fault in sorted(FAULTS.items()):
+        print(f"{name:30} {fault.protocol:9} {fault.description}  -> {', '.join(fault.expect)}")
+    return EXIT_OK
+
+
+def command_selftest(args: argparse.Namespace) -> int:
+    from conformance.selftest import command_selftest as run_selftest
+
+    return run_selftest(args)
+
+
+COMMANDS = {"run": command_run, "serve": command_serve, "checks": command_checks, "faults": command_faults, "selftest": command_selftest}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help()
+            return EXIT_USAGE
+        handler = COMMANDS.get(args.command) or getattr(args, "handler", None)
+        return handler(args)
+    except ConformanceError as exc:
+        print(f"conformance: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("conformance: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
