@@ -121,3 +121,44 @@ def test_interpolated_config_file_is_used(tmp_path, canary_server):
     results = json.loads((tmp_path / "out" / "results.json").read_text())
     assert results["targets"][0]["base_url"] == canary_server.base_url
     assert results["summary"]["passed"] == results["summary"]["total"] > 0
+
+
+def test_a_hostile_server_gets_verdicts_not_a_crash(tmp_path):
+    from hostile import raw_server, response
+
+    def handler(conn, request):
+        if b"/models" in request.split(b"\r\n", 1)[0]:
+            conn.sendall(response(200, b"<html>not an API</html>", "text/html"))
+        elif b'"stream": true' in request:
+            conn.sendall(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\ndata: {not json\n\n\x00\xff garbage")
+        else:
+            conn.sendall(response(200, b"[1, 2, 3]"))
+
+    with raw_server(handler) as url:
+        proc = cli("run", "--base-url", url, "--model", "m", "--report-dir", str(tmp_path), "--timeout", "5",
+                   env={"CONFORMANCE_API_KEY": CANARY_KEY})
+    assert proc.returncode == 1, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr
+    results = json.loads((tmp_path / "results.json").read_text())
+    verdicts = {c["verdict"] for c in results["cases"]}
+    assert verdicts <= {"FAIL", "ERROR", "SKIP", "WARN", "UNSUPPORTED"} and "FAIL" in verdicts
+    assert results["summary"]["passed"] == 0
+
+
+def test_a_server_that_hangs_on_chat_gives_error_verdicts_within_the_timeout(tmp_path):
+    from hostile import raw_server, response
+    import time
+
+    def handler(conn, request):
+        if b"/models" in request.split(b"\r\n", 1)[0]:
+            conn.sendall(response(200, b'{"object": "list", "data": []}'))
+        else:
+            time.sleep(4)
+
+    with raw_server(handler) as url:
+        proc = cli("run", "--base-url", url, "--model", "m", "--report-dir", str(tmp_path), "--timeout", "1", "-k", "basic",
+                   env={"CONFORMANCE_API_KEY": CANARY_KEY})
+    assert proc.returncode == 1
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert {c["verdict"] for c in results["cases"]} == {"ERROR"}
+    assert all("timed out" in c["reason"] or "no data" in c["reason"] for c in results["cases"])
