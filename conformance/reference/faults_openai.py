@@ -54,10 +54,12 @@ fault("keepalive_as_data", "openai", "keep-alives sent as empty 'data:' events",
 fault("no_blank_lines", "openai", "SSE events not separated by blank lines",
       ["check_sse_framing"], ["check_stream_done_terminator", "check_stream_first_delta_role",
                                "check_stream_finish_reason", "check_stream_matches_nonstream",
-                               "check_stream_include_usage", "check_stream_constant_fields"], select="stream")
+                               "check_stream_include_usage", "check_stream_constant_fields",
+                               "check_stream_n_choices", "check_tool_choice_honoured"], select="stream")
 fault("midstream_error_unframed", "openai", "a JSON error written into the stream without 'data:' framing",
       ["check_sse_framing"], ["check_stream_done_terminator", "check_stream_finish_reason",
-                              "check_stream_matches_nonstream", "check_stream_include_usage"], select="stream")
+                              "check_stream_matches_nonstream", "check_stream_include_usage",
+                              "check_stream_n_choices", "check_stream_tool_call_arguments"], select="stream")
 fault("error_as_200_stream", "openai", "a streamed request for an unknown model gets 200 and an SSE error",
       ["check_error_before_stream"], select="stream_error")
 
@@ -88,3 +90,79 @@ fault("models_no_owned_by", "openai", "models lack owned_by",
       ["check_models_list_schema"], ["check_model_schema"], select="models")
 fault("model_lookup_404", "openai", "GET /models/{id} answers 404 for a listed model",
       ["check_model_lookup"], select="models")
+
+# -- parameters of the extended tables (issue 3) ---------------------------------------------------------
+fault("ignore_n", "openai", "n is ignored: one choice whatever n asks (class 18)",
+      ["check_choice_indexes", "check_stream_n_choices"], select="test_n_choices")
+fault("ignore_max_tokens", "openai", "max_tokens is ignored",
+      ["check_token_cap_honoured"], select="test_token_cap")
+fault("ignore_max_completion_tokens", "openai", "max_completion_tokens is ignored (class 20)",
+      ["check_token_cap_honoured"], select="test_token_cap")
+fault("reject_max_completion_tokens", "openai", "max_completion_tokens is rejected with 400 (class 20)",
+      ["check_max_completion_tokens_accepted"], select="test_token_cap")
+fault("ignore_stop", "openai", "stop sequences are ignored",
+      ["check_stop_honoured"], select="test_stop")
+fault("accept_out_of_range_temperature", "openai", "temperature outside 0..2 is accepted",
+      ["check_out_of_range_rejected"], select="test_param_out_of_range and temperature")
+fault("ignore_json_schema", "openai", "response_format json_schema is ignored: free text comes back (class 19)",
+      ["check_json_reply"], select="test_response_format")
+fault("audio_output_no_data", "openai", "audio output carries empty audio data",
+      ["check_audio_output"], select="test_audio_output")
+fault("reject_reasoning_effort_value", "openai", "the documented reasoning_effort 'minimal' is rejected",
+      ["check_documented_value_accepted"], select="test_reasoning_effort_accepted")
+fault("reasoning_content_object", "openai", "reasoning_content is an object instead of a string",
+      ["check_reasoning_shape", "check_stream_reasoning_shape"], ["check_chat_response_schema", "check_chat_chunk_schema"],
+      select="test_reasoning")
+
+# -- messages (class 16) ------------------------------------------------------------------------------
+fault("reject_null_assistant_content", "openai", "an assistant history message with content null is rejected (class 16)",
+      ["check_history_accepted"], select="test_history_content_accepted")
+fault("reject_empty_content", "openai", "a history message with content \"\" is rejected (class 16)",
+      ["check_history_accepted"], select="test_history_content_accepted")
+
+# -- tools (classes 1, 2, 9, 15) -------------------------------------------------------------------------
+fault("stream_tool_call_no_index", "openai", "streamed tool-call deltas carry no index (class 1)",
+      ["check_stream_tool_call_index"], ["check_chat_chunk_schema"], select="test_tool_call_stream")
+fault("stream_tool_call_header_repeated", "openai", "every tool-call delta repeats id, type and name (class 2)",
+      ["check_stream_tool_call_header_once"], ["check_stream_tool_call_arguments"], select="test_tool_call_stream")
+fault("tool_calls_finish_stop", "openai", "finish_reason 'stop' although the reply holds tool calls (class 9, a warning)",
+      ["check_finish_reason_value", "check_stream_tool_calls_finish_reason"], select="test_tool_call")
+fault("tool_arguments_object", "openai", "tool-call arguments sent as an object, not a JSON string (class 15)",
+      ["check_tool_call_arguments", "check_stream_tool_call_arguments"], ["check_chat_response_schema", "check_chat_chunk_schema"],
+      select="test_tool_call")
+fault("tool_arguments_empty", "openai", "arguments \"\" for a tool without parameters (class 15)",
+      ["check_tool_call_arguments"], ["check_chat_response_schema"], select="test_tool_call and without_parameters")
+fault("ignore_tool_choice", "openai", "tool_choice is ignored (none, required and a forced function act as auto)",
+      ["check_tool_choice_honoured"], select="test_tool_choice")
+fault("ignore_parallel_tool_calls", "openai", "parallel_tool_calls: false is ignored",
+      ["check_parallel_tool_calls_disabled"], select="test_parallel_tool_calls_disabled")
+
+# -- logprobs (class 17) ----------------------------------------------------------------------------------
+fault("logprobs_legacy_shape", "openai", "logprobs in the legacy completions shape (tokens, token_logprobs, ...)",
+      ["check_logprobs_present"], ["check_chat_response_schema", "check_chat_chunk_schema"], select="test_logprobs")
+fault("logprobs_dropped", "openai", "requested logprobs are silently dropped (null)",
+      ["check_logprobs_present"], select="test_logprobs")
+fault("logprobs_require_top", "openai", "logprobs: true without top_logprobs is answered 400",
+      ["check_logprobs_accepted"], select="test_logprobs and without_top_logprobs")
+fault("top_logprobs_unsorted", "openai", "top_logprobs listed from least to most likely",
+      ["check_top_logprobs"], select="test_logprobs and top_logprobs_5")
+fault("top_logprobs_wrong_length", "openai", "top_logprobs one entry short of the requested number",
+      ["check_top_logprobs"], select="test_logprobs and top_logprobs_")
+fault("logprob_bytes_mismatch", "openai", "logprob bytes do not decode to the token",
+      ["check_logprob_entries"], ["check_logprobs_join_content"], select="test_logprobs")
+fault("logprobs_tokens_mismatch", "openai", "one token is missing from logprobs.content",
+      ["check_logprobs_join_content"], select="test_logprobs")
+
+# -- vendor profile rules (conformance/reference/emulation.py) -----------------------------------------
+fault("extension_field_wrong_type", "openai", "vendor extension fields with a numeric schema are sent as strings",
+      ["check_extension_fields"], select="profile_rules", profiles=("llmgateway",))
+fault("routing_metadata_missing", "openai", "a reply routed from model auto carries no routing metadata",
+      ["check_routing_metadata"], select="auto_routing", profiles=("llmgateway",))
+fault("default_model_other", "openai", "a request without model is served by another model than the documented default",
+      ["check_default_model"], select="default_model", profiles=("cryptgpt",))
+fault("param_bounds_clamped", "openai", "values beyond a documented range are silently clamped instead of rejected",
+      ["check_out_of_range_rejected"], select="documented_integer_bound or param_out_of_range", profiles=("cryptgpt",))
+fault("x_api_key_refused", "openai", "the documented x-api-key header is not accepted",
+      ["check_success_status"], select="auth_scheme", profiles=("llmgateway",))
+fault("model_ids_off_format", "openai", "GET /models lists an id outside the documented model id format",
+      ["check_model_id_format"], select="model_ids_follow", profiles=("cryptgpt",))

@@ -14,7 +14,7 @@ from typing import Any, AsyncIterator
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 
-from conformance.reference import engine
+from conformance.reference import emulation, engine
 from conformance.reference.app import RequestContext, context_for, model_ids, not_emulated
 
 PROTOCOL = "openai"
@@ -51,7 +51,7 @@ def error_response(ctx: RequestContext, error: ApiError) -> Response:
     row = ctx.emulated("errors", error.scenario, default={}) or {}
     status = int(row.get("status") or 400)
     err_type = row.get("type") or DEFAULT_TYPES.get(status, "invalid_request_error")
-    code = row.get("code") or error.scenario
+    code = row.get("code") or emulation.undocumented_error_code(ctx, error.scenario)
     if ctx.fault("wrong_error_code"):
         code = "bad_request"
     if ctx.fault("bad_key_400") and error.scenario == "invalid_api_key":
@@ -69,7 +69,7 @@ def error_response(ctx: RequestContext, error: ApiError) -> Response:
 
 def authenticate(ctx: RequestContext, request: Request) -> None:
     """Bearer auth (or x-api-key where the profile documents it)."""
-    schemes = ctx.emulated("auth", default=["bearer"])
+    schemes = emulation.auth_schemes(ctx)
     presented = []
     authorization = request.headers.get("authorization")
     if authorization is not None and "bearer" in schemes:
@@ -100,7 +100,7 @@ async def list_models(request: Request) -> Response:
         authenticate(ctx, request)
     except ApiError as error:
         return error_response(ctx, error)
-    data = [_model_object(m, ctx) for m in model_ids(ctx.settings)]
+    data = [_model_object(m, ctx) for m in emulation.listed_models(ctx, model_ids(ctx.settings))]
     if ctx.fault("models_bare_array"):
         return JSONResponse(data, headers=_headers(ctx))
     body: dict[str, Any] = {"object": "list", "data": data}
@@ -137,7 +137,7 @@ async def chat_completions(request: Request) -> Response:
             raise ApiError("invalid_json", f"Request body is not valid JSON: {exc}") from None
         if not isinstance(body, dict):
             raise ApiError("invalid_json", "Request body must be a JSON object.")
-        model = resolve_model(ctx, body)
+        model = emulation.prepare(ctx, body, resolve_model(ctx, body))
         prompt = build_prompt(ctx, body)
         stream = body.get("stream") is True
         if model not in model_ids(ctx.settings):
@@ -152,7 +152,7 @@ async def chat_completions(request: Request) -> Response:
     if stream:
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
         return _stream(ctx, model, generation, want_logprobs, include_usage)
-    return JSONResponse(render_completion(ctx, model, generation, want_logprobs), headers=_headers(ctx))
+    return JSONResponse(emulation.decorate(ctx, finish_completion(ctx, body, render_completion(ctx, model, generation, want_logprobs))), headers=_headers(ctx))
 
 
 def resolve_model(ctx: RequestContext, body: dict[str, Any]) -> str:
@@ -166,6 +166,7 @@ def resolve_model(ctx: RequestContext, body: dict[str, Any]) -> str:
 
 def build_prompt(ctx: RequestContext, body: dict[str, Any]) -> engine.Prompt:
     """Validate the request (raising the documented errors) and turn it into an engine prompt."""
+    body = faulted_request(ctx, body)
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         raise ApiError("invalid_messages", "'messages' must be a non-empty array.", "messages")
@@ -285,7 +286,8 @@ def _apply_parameters(ctx: RequestContext, body: dict[str, Any], prompt: engine.
     prompt.top_logprobs = top or 0
     _apply_response_format(body, prompt)
     _apply_tools(body, prompt)
-    prompt.reasoning = False
+    _apply_breadth_parameters(ctx, body)
+    prompt.reasoning = effort is not None and effort != "none"
 
 
 def _apply_response_format(body: dict[str, Any], prompt: engine.Prompt) -> None:
@@ -430,7 +432,7 @@ async def _events(ctx: RequestContext, model: str, generation: engine.Generation
     if ctx.fault("created_in_ms"):
         created *= 1000
     separator = "\n" if ctx.fault("no_blank_lines") else "\n\n"
-    entries = chunk_deltas(ctx, generation, want_logprobs)
+    entries = faulted_stream_entries(ctx, chunk_deltas(ctx, generation, want_logprobs))
     if ctx.fault("stream_differs"):
         texts = [e for e in entries if e["delta"].get("content")]
         if texts:
@@ -485,3 +487,152 @@ async def _events(ctx: RequestContext, model: str, generation: engine.Generation
             yield f"data: {json.dumps(final)}{separator}".encode()
     if not ctx.fault("no_done"):
         yield f"data: [DONE]{separator}".encode()
+
+
+# -- parameters and message shapes of the extended tables ---------------------------------------------
+AUDIO_FORMATS = ("wav", "mp3", "flac", "opus", "pcm16")
+
+
+def _apply_breadth_parameters(ctx: RequestContext, body: dict[str, Any]) -> None:
+    """Validate logit_bias, modalities/audio and the other extended parameters' types."""
+    bias = body.get("logit_bias")
+    if bias is not None:
+        low = ctx.emulated("params", "logit_bias", "min", default=-100)
+        high = ctx.emulated("params", "logit_bias", "max", default=100)
+        if not isinstance(bias, dict) or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and low <= v <= high for v in bias.values()
+        ):
+            raise ApiError("unsupported_parameter", f"'logit_bias' values must be numbers between {low} and {high}.", "logit_bias")
+    modalities = body.get("modalities")
+    if modalities is not None:
+        if not isinstance(modalities, list) or not set(modalities) <= {"text", "audio"}:
+            raise ApiError("unsupported_parameter", "'modalities' must be a subset of ['text', 'audio'].", "modalities")
+        if "audio" in modalities:
+            audio = body.get("audio")
+            if not isinstance(audio, dict) or not isinstance(audio.get("voice"), str) or audio.get("format") not in AUDIO_FORMATS:
+                raise ApiError("unsupported_parameter", "audio output needs 'audio': {voice, format}.", "audio")
+            if body.get("stream") is True:
+                raise ApiError("unsupported_parameter", "audio output is not available in streamed replies.", "modalities")
+    for name, kinds in (("user", str), ("safety_identifier", str), ("metadata", dict), ("store", bool), ("seed", int),
+                        ("service_tier", str), ("verbosity", str), ("prediction", dict), ("web_search_options", dict),
+                        ("parallel_tool_calls", bool), ("logprobs", bool)):
+        value = body.get(name)
+        if value is not None and (not isinstance(value, kinds) or (kinds is int and isinstance(value, bool))):
+            raise ApiError("unsupported_parameter", f"'{name}' has the wrong type.", name)
+
+
+def faulted_request(ctx: RequestContext, body: dict[str, Any]) -> dict[str, Any]:
+    """The request as a faulty server sees it: an ignored parameter is simply dropped."""
+    if not ctx.faults:
+        return body
+    body = dict(body)
+    dropped = {
+        "ignore_n": "n", "ignore_max_tokens": "max_tokens", "ignore_max_completion_tokens": "max_completion_tokens",
+        "ignore_stop": "stop", "accept_out_of_range_temperature": "temperature", "ignore_tool_choice": "tool_choice",
+        "ignore_parallel_tool_calls": "parallel_tool_calls",
+    }
+    for name, param in dropped.items():
+        if ctx.fault(name):
+            body.pop(param, None)
+    if ctx.fault("ignore_json_schema") and (body.get("response_format") or {}).get("type") == "json_schema":
+        body.pop("response_format")
+    if ctx.fault("reject_max_completion_tokens") and "max_completion_tokens" in body:
+        raise ApiError("unsupported_parameter", "max_completion_tokens is not supported; use max_tokens.", "max_completion_tokens")
+    if ctx.fault("logprobs_require_top") and body.get("logprobs") is True and body.get("top_logprobs") is None:
+        raise ApiError("unsupported_parameter", "'top_logprobs' is required with 'logprobs'.", "top_logprobs")
+    if ctx.fault("reject_reasoning_effort_value") and body.get("reasoning_effort") == "minimal":
+        raise ApiError("unsupported_parameter", "reasoning_effort 'minimal' is not supported.", "reasoning_effort")
+    for i, message in enumerate(body.get("messages") if isinstance(body.get("messages"), list) else []):
+        if not isinstance(message, dict):
+            continue
+        if ctx.fault("reject_null_assistant_content") and message.get("role") == "assistant" and message.get("content", 0) is None:
+            raise ApiError("invalid_messages", f"messages[{i}].content must be a string.", f"messages[{i}].content")
+        if ctx.fault("reject_empty_content") and message.get("content") == "":
+            raise ApiError("invalid_messages", f"messages[{i}].content must not be empty.", f"messages[{i}].content")
+    return body
+
+
+def finish_completion(ctx: RequestContext, body: dict[str, Any], result: dict[str, Any]) -> dict[str, Any]:
+    """Audio output, and the faults of tool calls, logprobs and reasoning in a non-streamed reply."""
+    modalities = body.get("modalities") if isinstance(body.get("modalities"), list) else []
+    for choice in result["choices"]:
+        message = choice["message"]
+        if "audio" in modalities and not message.get("tool_calls"):
+            from conformance import media
+
+            wav = body["audio"]["format"] == "wav"
+            data = "" if ctx.fault("audio_output_no_data") else media.b64(media.wav_tone(0.2) if wav else media.mp3_silence(4))
+            message["audio"] = {"id": "audio_" + uuid.uuid4().hex[:16], "data": data, "expires_at": int(time.time()) + 3600,
+                                "transcript": message.get("content") or ""}
+            message["content"] = None
+        for call in message.get("tool_calls") or []:
+            _fault_call(ctx, call["function"])
+        if message.get("tool_calls") and ctx.fault("tool_calls_finish_stop"):
+            choice["finish_reason"] = "stop"
+        if "reasoning_content" in message and ctx.fault("reasoning_content_object"):
+            message["reasoning_content"] = {"text": message["reasoning_content"]}
+        if choice.get("logprobs") is not None:
+            choice["logprobs"] = _fault_logprobs(ctx, choice["logprobs"], drop_last=True)
+    return result
+
+
+def _fault_call(ctx: RequestContext, function: dict[str, Any]) -> None:
+    if ctx.fault("tool_arguments_object") and isinstance(function.get("arguments"), str):
+        function["arguments"] = json.loads(function["arguments"] or "{}")
+    if ctx.fault("tool_arguments_empty") and function.get("arguments") == "{}":
+        function["arguments"] = ""
+
+
+def _fault_logprobs(ctx: RequestContext, logprobs: dict[str, Any], drop_last: bool) -> dict[str, Any] | None:
+    if not ctx.faults:
+        return logprobs
+    if ctx.fault("logprobs_dropped"):
+        return None
+    entries = logprobs.get("content") or []
+    if ctx.fault("logprobs_legacy_shape"):
+        return {"tokens": [e["token"] for e in entries], "token_logprobs": [e["logprob"] for e in entries],
+                "top_logprobs": [{a["token"]: a["logprob"] for a in e["top_logprobs"]} for e in entries], "text_offset": []}
+    for entry in entries:
+        if ctx.fault("top_logprobs_unsorted") and len(entry["top_logprobs"]) > 1:
+            entry["top_logprobs"] = list(reversed(entry["top_logprobs"]))
+        if ctx.fault("top_logprobs_wrong_length") and entry["top_logprobs"]:
+            entry["top_logprobs"] = entry["top_logprobs"][:-1]
+        if ctx.fault("logprob_bytes_mismatch"):
+            entry["bytes"] = list(b"?" + bytes(entry["bytes"]))
+    if ctx.fault("logprobs_tokens_mismatch") and entries and drop_last:
+        logprobs["content"] = entries[:-1]
+    return logprobs
+
+
+def faulted_stream_entries(ctx: RequestContext, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The faults of tool calls, logprobs and reasoning in a stream (the choice entries, in order)."""
+    if not ctx.faults:
+        return entries
+    headers_seen: dict[tuple[int, Any], dict[str, Any]] = {}
+    dropped_one = False
+    for entry in entries:
+        delta = entry["delta"]
+        for part in delta.get("tool_calls") or []:
+            key = (entry["index"], part.get("index"))
+            function = part.setdefault("function", {})
+            if "id" in part:
+                headers_seen[key] = {"id": part["id"], "type": part["type"], "name": function.get("name")}
+            elif ctx.fault("stream_tool_call_header_repeated") and key in headers_seen:
+                head = headers_seen[key]
+                part.update(id=head["id"], type=head["type"])
+                function["name"] = head["name"]
+            if ctx.fault("tool_arguments_object") and function.get("arguments"):
+                function["arguments"] = {"fragment": function["arguments"]}
+            if ctx.fault("stream_tool_call_no_index"):
+                part.pop("index", None)
+        if entry["finish_reason"] == "tool_calls" and ctx.fault("tool_calls_finish_stop"):
+            entry["finish_reason"] = "stop"
+        if delta.get("reasoning_content") and ctx.fault("reasoning_content_object"):
+            delta["reasoning_content"] = {"text": delta["reasoning_content"]}
+        if entry.get("logprobs") is not None:
+            if ctx.fault("logprobs_tokens_mismatch") and not dropped_one:
+                entry["logprobs"] = {"content": [], "refusal": None}
+                dropped_one = True
+            else:
+                entry["logprobs"] = _fault_logprobs(ctx, entry["logprobs"], drop_last=False)
+    return entries

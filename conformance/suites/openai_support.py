@@ -97,3 +97,21 @@ def check_stream(case, exchange: Exchange, include_usage: bool = False) -> None:
     else:
         case.check(check_stream_no_unrequested_usage, exchange)
     check_request_id(case, exchange)
+
+
+def refused_cleanly(case, exchange: Exchange, what: str) -> None:
+    """A 4xx for an optional feature: UNSUPPORTED when in the documented error shape, else FAIL."""
+    if exchange.status is None or not 400 <= exchange.status < 500:
+        return
+    from conformance.checks.errors import check_error_shape
+
+    case.require(case.check(check_error_shape, exchange, case.schemas, case.strictness))
+    error = exchange.body.get("error") if isinstance(exchange.body, dict) else None
+    detail = f"{error.get('code') or error.get('type')}: {str(error.get('message'))[:120]}" if isinstance(error, dict) else ""
+    case.unsupported(f"{what} refused with {exchange.status} ({detail})")
+
+
+def check_reply_or_unsupported(case, exchange: Exchange, what: str, n: int | None = None) -> dict[str, Any]:
+    """An optional feature: a well-formed reply, or a clean documented refusal (UNSUPPORTED)."""
+    refused_cleanly(case, exchange, what)
+    return check_reply(case, exchange, n)

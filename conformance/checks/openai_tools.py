@@ -1,0 +1,178 @@
+"""Checks of tool calls: arguments, tool_choice, parallel calls, and tool-call stream deltas."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Iterator
+
+import jsonschema
+
+from conformance.checks import Violation, check
+from conformance.checks.openai_chat import FINISH_REASONS
+from conformance.checks.openai_stream import STREAM_SOURCE, choice_entries
+from conformance.findings import Severity
+from conformance.transport import Exchange
+
+TOOLS_000 = "CrossModel 000 §Function tools"
+
+
+def declared(tools: list[dict[str, Any]]) -> dict[str, dict[str, Any] | None]:
+    """name -> parameters schema (None for a tool without parameters)."""
+    out = {}
+    for tool in tools:
+        function = tool.get("function") or {}
+        out[function.get("name")] = function.get("parameters")
+    return out
+
+
+def response_calls(exchange: Exchange) -> list[tuple[str, dict[str, Any]]]:
+    """(pointer, tool call) for every tool call of every choice of a non-streamed reply."""
+    choices = exchange.body.get("choices") if isinstance(exchange.body, dict) else None
+    out = []
+    for position, choice in enumerate(choices if isinstance(choices, list) else []):
+        message = choice.get("message") if isinstance(choice, dict) else None
+        calls = message.get("tool_calls") if isinstance(message, dict) else None
+        for k, call in enumerate(calls if isinstance(calls, list) else []):
+            out.append((exchange.ptr(f"/choices/{position}/message/tool_calls/{k}"), call))
+    return out
+
+
+def streamed_calls(exchange: Exchange) -> dict[tuple[Any, Any], dict[str, Any]]:
+    """(choice index, call index) -> the call assembled from its deltas, the way the SDK does."""
+    calls: dict[tuple[Any, Any], dict[str, Any]] = {}
+    for position, k, choice in choice_entries(exchange):
+        delta = choice.get("delta") if isinstance(choice.get("delta"), dict) else {}
+        for part in delta.get("tool_calls") or []:
+            if not isinstance(part, dict) or not isinstance(part.get("index"), int):
+                continue
+            call = calls.setdefault((choice.get("index"), part["index"]), {"id": "", "name": "", "arguments": "", "pointer": exchange.event_ptr(position, f"/choices/{k}/delta/tool_calls")})
+            function = part.get("function") if isinstance(part.get("function"), dict) else {}
+            call["id"] += part.get("id") or ""
+            call["name"] += function.get("name") or ""
+            arguments = function.get("arguments")
+            call["arguments"] += arguments if isinstance(arguments, str) else ""
+            if arguments is not None and not isinstance(arguments, str):
+                call["not_string"] = True
+    return calls
+
+
+def _judge_arguments(name: Any, arguments: Any, tools: dict[str, Any], pointer: str) -> Iterator[Violation]:
+    if name not in tools:
+        yield Violation(f"tool call names {name!r}, which was not declared ({', '.join(map(str, tools))})", pointer + "/function/name")
+    if not isinstance(arguments, str):
+        yield Violation(f"function.arguments is a {type(arguments).__name__}, not a JSON string (clients json-decode it)", pointer + "/function/arguments")
+        return
+    try:
+        value = json.loads(arguments)
+    except ValueError as exc:
+        yield Violation(f"function.arguments does not parse as JSON ({exc}): {arguments[:80]!r}", pointer + "/function/arguments")
+        return
+    if not isinstance(value, dict):
+        yield Violation(f"function.arguments is JSON but not an object: {arguments[:80]!r}", pointer + "/function/arguments")
+        return
+    schema = tools.get(name)
+    if isinstance(schema, dict):
+        for error in jsonschema.Draft202012Validator(schema).iter_errors(value):
+            yield Violation(f"function.arguments do not match the declared parameters: {error.message}", pointer + "/function/arguments")
+            break
+
+
+@check(cls="15", source=TOOLS_000 + "; OpenAI OpenAPI 2.3.0 ChatCompletionMessageToolCall (arguments: JSON text); incompatibilities.md class 15",
+       title="tool call arguments are a JSON string that validates against the declared schema")
+def check_tool_call_arguments(exchange: Exchange, tools: list[dict[str, Any]]) -> Iterator[Violation]:
+    known = declared(tools)
+    ids = set()
+    for pointer, call in response_calls(exchange):
+        if not isinstance(call, dict):
+            continue
+        function = call.get("function") if isinstance(call.get("function"), dict) else {}
+        if call.get("id") in ids:
+            yield Violation(f"tool call id {call.get('id')!r} is used twice in one reply", pointer + "/id", cls=None)
+        ids.add(call.get("id"))
+        yield from _judge_arguments(function.get("name"), function.get("arguments"), known, pointer)
+
+
+@check(cls="15", source=TOOLS_000 + "; openai-python lib/streaming/_deltas.py (arguments are concatenated); incompatibilities.md class 15",
+       title="streamed tool call arguments concatenate to JSON that validates against the declared schema")
+def check_stream_tool_call_arguments(exchange: Exchange, tools: list[dict[str, Any]]) -> Iterator[Violation]:
+    known = declared(tools)
+    for key, call in streamed_calls(exchange).items():
+        if call.get("not_string"):
+            yield Violation(f"a delta of tool call {key[1]} carries arguments that are not a string", call["pointer"])
+            continue
+        yield from _judge_arguments(call["name"], call["arguments"], known, call["pointer"])
+
+
+@check(cls="1", source=STREAM_SOURCE + " (a tool-call delta without index raises); incompatibilities.md class 1", title="every streamed tool-call delta carries its index")
+def check_stream_tool_call_index(exchange: Exchange) -> Iterator[Violation]:
+    for position, k, choice in choice_entries(exchange):
+        delta = choice.get("delta") if isinstance(choice.get("delta"), dict) else {}
+        for j, part in enumerate(delta.get("tool_calls") or []):
+            if not isinstance(part, dict) or isinstance(part.get("index"), bool) or not isinstance(part.get("index"), int):
+                yield Violation(f"a tool-call delta has no integer index: {json.dumps(part)[:100]}", exchange.event_ptr(position, f"/choices/{k}/delta/tool_calls/{j}"))
+                return
+
+
+@check(cls="2", source=STREAM_SOURCE + " (the SDK concatenates id, type and name); incompatibilities.md class 2",
+       title="a streamed tool call carries id, type and name on its first delta only")
+def check_stream_tool_call_header_once(exchange: Exchange) -> Iterator[Violation]:
+    seen: set[tuple[Any, Any]] = set()
+    for position, k, choice in choice_entries(exchange):
+        delta = choice.get("delta") if isinstance(choice.get("delta"), dict) else {}
+        for j, part in enumerate(delta.get("tool_calls") or []):
+            if not isinstance(part, dict) or not isinstance(part.get("index"), int):
+                continue  # judged by check_stream_tool_call_index
+            key = (choice.get("index"), part["index"])
+            function = part.get("function") if isinstance(part.get("function"), dict) else {}
+            pointer = exchange.event_ptr(position, f"/choices/{k}/delta/tool_calls/{j}")
+            header = {"id": part.get("id"), "type": part.get("type"), "function.name": function.get("name")}
+            if key not in seen:
+                seen.add(key)
+                missing = [f for f, v in header.items() if not v]
+                if missing:
+                    yield Violation(f"the first delta of tool call {part['index']} lacks {', '.join(missing)}", pointer)
+                continue
+            repeated = [f for f, v in header.items() if v]
+            if repeated:
+                yield Violation(f"a later delta of tool call {part['index']} repeats {', '.join(repeated)} (clients concatenate them)", pointer)
+                return
+
+
+@check(cls="9", source="OpenAI OpenAPI 2.3.0 finish_reason (tool_calls); incompatibilities.md class 9", title="a stream with tool calls finishes with tool_calls")
+def check_stream_tool_calls_finish_reason(exchange: Exchange) -> Iterator[Violation]:
+    with_calls = {key[0] for key in streamed_calls(exchange)}
+    for position, k, choice in choice_entries(exchange):
+        reason = choice.get("finish_reason")
+        if reason not in FINISH_REASONS or choice.get("index") not in with_calls:
+            continue  # a missing or unknown finish_reason is judged by check_stream_finish_reason
+        pointer = exchange.event_ptr(position, f"/choices/{k}/finish_reason")
+        if reason == "stop":
+            yield Violation("finish_reason is 'stop' although the stream carried tool calls", pointer, Severity.WARNING)
+        elif reason not in ("tool_calls", "function_call"):
+            yield Violation(f"finish_reason is {reason!r} although the stream carried tool calls", pointer)
+
+
+@check(cls=None, source=TOOLS_000 + " (tool_choice: auto, none, required, or a named function); 001 §Body", title="tool_choice is honoured")
+def check_tool_choice_honoured(exchange: Exchange, mode: str, name: str | None = None, calls: list[tuple[str, str]] | None = None) -> Iterator[Violation]:
+    """``calls``: (pointer, name) of the reply's tool calls (computed from the exchange when omitted)."""
+    if calls is None:
+        calls = [(p, (c.get("function") or {}).get("name")) for p, c in response_calls(exchange) if isinstance(c, dict)]
+    where = f"/exchanges/{exchange.index}/response"
+    if mode == "none" and calls:
+        yield Violation(f"tool_choice 'none' but the reply calls {calls[0][1]!r}", calls[0][0])
+    elif mode == "required" and not calls:
+        yield Violation("tool_choice 'required' but the reply holds no tool call", where)
+    elif mode == "forced":
+        if not calls:
+            yield Violation(f"tool_choice forces {name!r} but the reply holds no tool call", where)
+        for pointer, called in calls:
+            if called != name:
+                yield Violation(f"tool_choice forces {name!r} but the reply calls {called!r}", pointer)
+                break
+
+
+@check(cls=None, source="CrossModel 000 §Extended parameters (parallel_tool_calls)", title="parallel_tool_calls: false gives at most one tool call")
+def check_parallel_tool_calls_disabled(exchange: Exchange) -> Iterator[Violation]:
+    calls = response_calls(exchange)
+    if len(calls) > 1:
+        yield Violation(f"parallel_tool_calls is false but the reply holds {len(calls)} tool calls", calls[1][0])
