@@ -71,6 +71,7 @@ def build_parser() -> Parser:
     run.add_argument("-q", "--quiet", action="store_true", help="print only the summary")
     run.add_argument("-v", "--verbose", action="store_true", help="print one line per case")
     run.add_argument("--alluredir", metavar="DIR", help="also write Allure results to DIR")
+    run.add_argument("--baseline", metavar="FILE", help="known deviations (TOML [[known]] entries): only failures outside it fail the run")
 
     serve = sub.add_parser("serve", help="run the reference server alone")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
@@ -117,7 +118,10 @@ def resolve_run(args: argparse.Namespace) -> RunConfig:
         targets.append(_target_from(scope, args, i, len(entries)))
     disabled = list(table.get("disable_checks", [])) + list(args.disable_check)
     _check_check_names(disabled)
-    return RunConfig(targets=targets, strictness=strictness, report_dir=args.report_dir or table.get("report_dir", "reports"), disable_checks=disabled)
+    from conformance.report.cli import check_baseline_file
+
+    baseline = check_baseline_file(args.baseline or table.get("baseline"))
+    return RunConfig(targets=targets, strictness=strictness, report_dir=args.report_dir or table.get("report_dir", "reports"), disable_checks=disabled, baseline=baseline)
 
 
 def _target_from(scope: dict[str, Any], args: argparse.Namespace, i: int, count: int) -> Target:
@@ -223,7 +227,10 @@ def pytest_args(args: argparse.Namespace) -> list[str]:
     out += ["-v"] if args.verbose else ["-q"]
     if args.quiet:
         out += ["-q", "--no-header", "-p", "no:warnings"]
-    out += ["-o", "console_output_style=count", "-rfE"]
+    if args.verbose:
+        out += ["-o", "console_output_style=count", "-rfE"]
+    else:  # a progress line (conformance/progress.py) instead of pytest's dots
+        out += ["--conformance-progress", "quiet" if args.quiet else "auto", "-o", "console_output_style=classic", "-rN"]
     return out
 
 
@@ -256,6 +263,9 @@ def command_run(args: argparse.Namespace) -> int:
                 code = pytest.main(pytest_args(args))
         finally:
             os.environ.pop(RUN_CONFIG_ENV, None)
+    from conformance.report.cli import append_step_summary
+
+    append_step_summary(run.report_dir)
     return exit_code(int(code), args)
 
 

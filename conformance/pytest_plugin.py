@@ -58,6 +58,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--disable-check", action="append", default=[], help="switch a check off by name (repeatable)")
     group.addoption("--conformance-report-dir", default=None, help="where to write results.json and its renderings (default: reports)")
     group.addoption("--no-conformance-report", action="store_true", help="do not write report files")
+    group.addoption("--conformance-baseline", default=None, metavar="FILE", help="known deviations (TOML): failures it covers do not fail the session")
+    group.addoption("--conformance-progress", default="off", choices=("off", "quiet", "auto", "tty", "plain"),
+                    help="live progress instead of pytest's dots: auto (a line in place on a terminal, plain lines in CI), tty, plain, quiet (none), off (pytest's own; default)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -93,6 +96,7 @@ def run_config(config: pytest.Config) -> RunConfig:
             strictness=Strictness(opt("--strictness") or "compatible"),
             report_dir=opt("--conformance-report-dir") or "reports",
             disable_checks=list(opt("--disable-check")),
+            baseline=opt("--conformance-baseline"),
         )
     for target in result.targets:
         if not target.profiles:
@@ -137,6 +141,7 @@ class Session:
             default = openai.get("openai", "default_model") if openai else None
             served = model_ids(ServerSettings(api_keys=frozenset(), profiles=tuple(self.target.profiles)))
             self.target.model = default or served[0]
+            self.models_from_profiles = True
 
     def _api_key(self) -> str | None:
         if self.target.embedded or getattr(self, "_embedded_key", None):
@@ -184,6 +189,9 @@ class CaseContext:
         )
         capability = marker_kwargs.get("capability")
         self.model = self.model_for(capability) if capability else self.target.model_for(None)
+        if getattr(session, "models_from_profiles", False) and self.rule("default_model"):
+            # embedded runs without --model: each protocol talks to its profile's default model
+            self.model = self.rule("default_model")
 
     # -- models and profile values -----------------------------------------------------------------
     def model_for(self, capability: str | None) -> str:
@@ -197,11 +205,9 @@ class CaseContext:
         return self.profile.get(self.protocol, *keys, default=default)
 
     def source(self, *keys: str) -> str:
-        """Where the profile's rule for ``keys`` comes from (its own ``source`` key, or the profile's)."""
-        node = self.rule(*keys, default={})
-        if isinstance(node, dict) and node.get("source"):
-            return node["source"]
-        return self.profile.data.get("source", self.profile.name)
+        """Where the profile's rule for ``keys`` comes from: its table's ``source``, a ``<key>_source``
+        sibling, or the source of the profile that set it (the base where the document is silent)."""
+        return self.profile.source_of(self.protocol, *keys)
 
     # -- requests ------------------------------------------------------------------------------------
     def _record_exchange(self, exchange: Exchange) -> int:
@@ -307,7 +313,7 @@ def _case_identity(item: pytest.Item) -> dict[str, str]:
     params = getattr(getattr(item, "callspec", None), "params", {})
     if params:
         try:
-            title = title.format(**{k: getattr(v, "title", v) for k, v in params.items()})
+            title = title.format(**{k: v if isinstance(v, (str, int, float)) else getattr(v, "title", v) for k, v in params.items()})
         except (KeyError, IndexError, ValueError):
             pass
     return {
@@ -428,7 +434,27 @@ def _attach(item: pytest.Item, report: pytest.TestReport, record: CaseRecord) ->
     context = item.stash.get(_CONTEXT_KEY, None)
     if context is not None:
         record.exchanges = [e.to_dict() for e in context.exchanges]
-    report.user_properties.append((CASE_PROPERTY, json.dumps(record.to_dict())))
+    data = record.to_dict()
+    report.user_properties.append((CASE_PROPERTY, json.dumps(data)))
+    from conformance import allure_support
+
+    if allure_support.active(item.config):
+        allure_support.annotate(data)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    from conformance import progress
+
+    progress.register(session.config, session.config.getoption("--conformance-progress"))
+    baseline = session.config.getoption("--conformance-baseline")
+    if baseline and not hasattr(session.config, "workerinput"):  # plain pytest: check it before running
+        from conformance.report.cli import check_baseline_file
+
+        try:
+            check_baseline_file(baseline)
+        except ConformanceError as exc:
+            raise pytest.UsageError(str(exc)) from None
 
 
 # -- collection of results (controller side) --------------------------------------------------------
@@ -457,8 +483,17 @@ def build_results(config: pytest.Config, cases: list[dict[str, Any]]) -> dict[st
         "strictness": run.strictness.value,
         "targets": targets,
         "summary": summarise(cases),
+        "coverage": _coverage(run, cases),
         "cases": cases,
     }
+
+
+def _coverage(run: RunConfig, cases: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The coverage tables of the run's profiles (specs/coverage), linked to this run's case ids."""
+    from conformance import coverage
+
+    names = [name for target in run.targets[:1] for name in target.profiles]
+    return coverage.for_results(names, [c["id"] for c in cases])
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -467,6 +502,12 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     cases = sorted(_CASES, key=lambda c: c["id"])
     results = build_results(config, cases)
+    baseline = run_config(config).baseline
+    if baseline:  # known deviations: the session passes unless something outside them fails
+        from conformance.report.cli import gate
+
+        if gate(results, baseline) and session.exitstatus == pytest.ExitCode.TESTS_FAILED:
+            session.exitstatus = pytest.ExitCode.OK
     config._conformance_results = results  # type: ignore[attr-defined]
     if config.getoption("--no-conformance-report"):
         return
@@ -486,5 +527,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         f"{s['total']} cases: {s['passed']} PASS, {s['failed']} FAIL, {s['warned']} WARN, "
         f"{s['unsupported']} UNSUPPORTED, {s['skipped']} SKIP, {s['errors']} ERROR"
     )
+    from conformance.report.cli import baseline_lines
+
+    for line in baseline_lines(results.get("baseline")):
+        terminalreporter.write_line(line)
     for path in getattr(config, "_conformance_written", []):
         terminalreporter.write_line(f"wrote {path}")

@@ -37,7 +37,8 @@ class FaultResult:
 def run_suite(extra: list[str], report_dir: Path) -> tuple[dict[str, Any] | None, str]:
     """Run ``conformance run`` in a subprocess; return its results and its output."""
     cmd = [sys.executable, "-m", "conformance", "run", "-q", "--report-dir", str(report_dir), *extra]
-    env = {k: v for k, v in os.environ.items() if k not in ("CONFORMANCE_RUN_CONFIG", "CONFORMANCE_EMBEDDED")}
+    # the child run must not inherit the settings of a surrounding run (ours, or pytest-xdist's)
+    env = {k: v for k, v in os.environ.items() if k not in ("CONFORMANCE_RUN_CONFIG", "CONFORMANCE_EMBEDDED") and not k.startswith("PYTEST_")}
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
     path = report_dir / "results.json"
     output = proc.stdout + proc.stderr

@@ -32,7 +32,7 @@ TARGET_KEYS = {
     "name", "base_url", "model", "models", "api_key_env", "profile", "headers", "image_url",
     "timeouts", "max_response_bytes",
 }
-RUN_KEYS = TARGET_KEYS | {"strictness", "report_dir", "targets", "disable_checks"}
+RUN_KEYS = TARGET_KEYS | {"strictness", "report_dir", "targets", "disable_checks", "baseline"}
 TIMEOUT_KEYS = {"connect", "read", "total"}
 
 
@@ -91,6 +91,7 @@ class RunConfig:
     strictness: Strictness = Strictness.COMPATIBLE
     report_dir: str = "reports"
     disable_checks: list[str] = field(default_factory=list)
+    baseline: str | None = None  # a file of known deviations (conformance.report.baseline)
 
     def to_json(self) -> str:
         return json.dumps(
@@ -99,6 +100,7 @@ class RunConfig:
                 "strictness": self.strictness.value,
                 "report_dir": self.report_dir,
                 "disable_checks": self.disable_checks,
+                "baseline": self.baseline,
             }
         )
 
@@ -110,6 +112,7 @@ class RunConfig:
             strictness=Strictness(data["strictness"]),
             report_dir=data["report_dir"],
             disable_checks=list(data.get("disable_checks", [])),
+            baseline=data.get("baseline"),
         )
 
 
@@ -208,7 +211,7 @@ def _check_types(scope: dict[str, Any], path: Path) -> None:
         if key in scope and not isinstance(scope[key], kinds):
             raise ConfigError(f"{_where(path, key)}: {key} must be {what}")
 
-    for key in ("name", "base_url", "model", "api_key_env", "image_url", "strictness", "report_dir"):
+    for key in ("name", "base_url", "model", "api_key_env", "image_url", "strictness", "report_dir", "baseline"):
         expect(key, (str,), "a string")
     expect("profile", (str, list), "a profile name or a list of names")
     expect("models", (dict,), "a table of capability = model")

@@ -18,7 +18,8 @@ CANARY_KEY = "sk-canary-7f3a9c1e5b2d4f60a8e1c3b5d7f9a2c4"
 
 
 def cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("CONFORMANCE_")}
+    # a clean environment: no conformance settings, and nothing of the pytest(-xdist) run these tests are in
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("CONFORMANCE_", "PYTEST_"))}
     full_env.update(env or {})
     return subprocess.run([sys.executable, "-m", "conformance", *args], capture_output=True, text=True, env=full_env, cwd=cwd, timeout=600)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from functools import cache
 from pathlib import Path
 from typing import Any, Mapping
@@ -38,6 +39,22 @@ def pretty(value: Any) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False)
 
 
+def compact(value: Any) -> str:
+    """JSON on one line (a stream event); other strings as they are."""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+
+
+_EXCHANGE_POINTER = re.compile(r"^/exchanges/(\d+)(/|$)")
+
+
+def exchange_number(pointer: Any) -> int | None:
+    """The 1-based number of the exchange a finding's JSON pointer points into, if any."""
+    match = _EXCHANGE_POINTER.match(str(pointer or ""))
+    return int(match.group(1)) + 1 if match else None
+
+
 @cache
 def environment() -> jinja2.Environment:
     """The Jinja2 environment shared by the report and the matrix templates."""
@@ -50,6 +67,8 @@ def environment() -> jinja2.Environment:
     env.filters["pretty"] = pretty
     env.filters["redact"] = redact_headers
     env.filters["slug"] = case_slug
+    env.filters["exchange_number"] = exchange_number
+    env.filters["compact"] = compact
     env.globals["VERDICTS"] = VERDICTS
     return env
 

@@ -23,7 +23,7 @@ def build_matrix(results_list: Sequence[Mapping[str, Any]], sources: Sources = N
          "features": [{"protocol", "feature", "cells": [{"worst", "counts", "text"} | None]}],
          "cases": [{"id", "title", "protocol", "feature", "cells": [verdict | None]}]}
     """
-    stems = [Path(s).stem for s in sources] if sources else [f"results {i}" for i in range(1, len(results_list) + 1)]
+    stems = _stems(sources) if sources else [f"results {i}" for i in range(1, len(results_list) + 1)]
     pairs = [(i, name) for i, results in enumerate(results_list) for name in target_names(results)]
     columns = _columns(pairs, stems)
 
@@ -45,6 +45,14 @@ def build_matrix(results_list: Sequence[Mapping[str, Any]], sources: Sources = N
         "features": [{"protocol": p, "feature": f, "cells": features[p, f]} for p, f in sorted(features)],
         "cases": [cases[key] for key in sorted(cases, key=lambda k: (cases[k]["protocol"], cases[k]["feature"], k))],
     }
+
+
+def _stems(sources: Sequence[str | Path]) -> list[str]:
+    """Short names of the source files: the stem, or folder/stem where stems repeat
+    (``clean/results`` and ``faulty/results`` rather than ``results`` twice)."""
+    paths = [Path(s) for s in sources]
+    stems = [p.stem for p in paths]
+    return [f"{p.parent.name}/{p.stem}" if stems.count(p.stem) > 1 and p.parent.name else p.stem for p in paths]
 
 
 def _columns(pairs: list[tuple[int, str]], stems: list[str]) -> list[dict[str, str]]:
