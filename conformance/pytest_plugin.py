@@ -36,7 +36,9 @@ from conformance.target import (
     parse_header,
     profile_list,
 )
-from conformance.transport import Exchange, Redactor, Transport
+from conformance.exchange import Exchange
+from conformance.redact import Redactor
+from conformance.transport import Transport
 
 CASE_PROPERTY = "conformance_case"
 SUITES_MARK = "conformance/suites/"

@@ -14,56 +14,19 @@ from __future__ import annotations
 
 import json as jsonlib
 import time
-from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Callable
 from urllib.parse import urljoin, urlsplit
 
 import httpx
 
-from conformance.sse import FramingIssue, SSEEvent, SSEParser
+from conformance.exchange import MAX_RAW_SSE_CHARS, Exchange
+from conformance.redact import REDACTED, SENSITIVE_HEADERS, Redactor
+from conformance.sse import SSEEvent, SSEParser
 
-REDACTED = "[REDACTED]"
-SENSITIVE_HEADERS = frozenset(
-    {"authorization", "x-api-key", "api-key", "proxy-authorization", "cookie", "set-cookie", "x-goog-api-key"}
-)
+__all__ = ["Exchange", "Limits", "REDACTED", "Redactor", "SENSITIVE_HEADERS", "Transport"]
+
 _MISSING = object()
-MAX_RAW_SSE_CHARS = 256 * 1024
-
-
-class Redactor:
-    """Scrubs secret values (and credential headers) out of anything recorded."""
-
-    def __init__(self, secrets: Iterable[str] = ()) -> None:
-        self._secrets: set[str] = set()
-        for secret in secrets:
-            self.add(secret)
-
-    def add(self, secret: str | None) -> None:
-        if secret and len(secret) >= 4:
-            self._secrets.add(secret)
-
-    def text(self, value: str) -> str:
-        for secret in sorted(self._secrets, key=len, reverse=True):
-            if secret in value:
-                value = value.replace(secret, REDACTED)
-        return value
-
-    def headers(self, headers: Iterable[tuple[str, str]]) -> dict[str, str]:
-        out: dict[str, str] = {}
-        for name, value in headers:
-            key = name.lower()
-            value = REDACTED if key in SENSITIVE_HEADERS else self.text(value)
-            out[key] = f"{out[key]}, {value}" if key in out else value
-        return out
-
-    def obj(self, value: Any) -> Any:
-        if isinstance(value, str):
-            return self.text(value)
-        if isinstance(value, list):
-            return [self.obj(item) for item in value]
-        if isinstance(value, dict):
-            return {self.text(str(k)): self.obj(v) for k, v in value.items()}
-        return value
 
 
 @dataclass(frozen=True)
@@ -73,72 +36,6 @@ class Limits:
     total_s: float = 120.0
     max_bytes: int = 8 * 1024 * 1024
     max_redirects: int = 3
-
-
-@dataclass
-class Exchange:
-    """One request and what came back, already redacted."""
-
-    index: int
-    method: str
-    url: str
-    request_headers: dict[str, str]
-    request_body: Any
-    status: int | None = None
-    headers: dict[str, str] = field(default_factory=dict)
-    body: Any = None  # parsed JSON when the body is JSON, else the text
-    text: str = ""
-    is_json: bool = False
-    events: list[SSEEvent] | None = None
-    framing: list[FramingIssue] = field(default_factory=list)
-    comments: list[str] = field(default_factory=list)
-    saw_done: bool = False
-    raw_sse: str | None = None
-    error: str | None = None
-    error_kind: str | None = None  # connect | timeout | too_large | read | redirect
-    timings: dict[str, float] = field(default_factory=dict)
-
-    # -- conveniences for checks ---------------------------------------------------------------
-    @property
-    def content_type(self) -> str:
-        return self.headers.get("content-type", "")
-
-    @property
-    def is_sse(self) -> bool:
-        return self.events is not None
-
-    def json_events(self) -> list[tuple[int, SSEEvent]]:
-        """(position, event) for every event that carries parsed JSON."""
-        return [(i, e) for i, e in enumerate(self.events or []) if e.json is not None]
-
-    def ptr(self, suffix: str = "") -> str:
-        """JSON pointer into this exchange's response body."""
-        return f"/exchanges/{self.index}/response/body{suffix}"
-
-    def event_ptr(self, position: int, suffix: str = "") -> str:
-        return f"/exchanges/{self.index}/response/events/{position}/json{suffix}"
-
-    def header_ptr(self, name: str) -> str:
-        return f"/exchanges/{self.index}/response/headers/{name.lower()}"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "request": {
-                "method": self.method,
-                "url": self.url,
-                "headers": self.request_headers,
-                "body": self.request_body,
-            },
-            "response": {
-                "status": self.status,
-                "headers": self.headers,
-                "body": None if self.is_sse else self.body,
-                "events": [e.to_dict() for e in self.events] if self.events is not None else None,
-                "raw_sse": self.raw_sse,
-                "error": self.error,
-            },
-            "timings": {k: round(v, 4) for k, v in self.timings.items()},
-        }
 
 
 class Transport:

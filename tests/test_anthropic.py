@@ -25,7 +25,7 @@ from conformance.checks.anthropic_stream import (
 from conformance.findings import Strictness
 from conformance.schemas import registry
 from conformance.sse import parse
-from conformance.transport import Exchange
+from conformance.exchange import Exchange
 
 MESSAGE = {
     "id": "msg_1", "type": "message", "role": "assistant", "model": "m",

@@ -13,7 +13,7 @@ from conformance.checks.openai_tools import (
     check_tool_choice_honoured,
 )
 from conformance.sse import parse
-from conformance.transport import Exchange
+from conformance.exchange import Exchange
 
 TOOLS = [{"type": "function", "function": {"name": "get_weather", "parameters": {
     "type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}]

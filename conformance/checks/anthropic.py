@@ -8,7 +8,7 @@ from conformance.checks import Violation, check
 from conformance.checks.common import schema_violations
 from conformance.findings import Strictness
 from conformance.schemas import SchemaRegistry
-from conformance.transport import Exchange
+from conformance.exchange import Exchange
 
 MESSAGE_SOURCE = "CrossModel 003 §Response; anthropic-sdk-typescript 0.120.0 Message"
 

@@ -10,7 +10,7 @@ from conformance.checks.anthropic import content_blocks
 from conformance.checks.common import schema_violations
 from conformance.findings import Strictness
 from conformance.schemas import SchemaRegistry
-from conformance.transport import Exchange
+from conformance.exchange import Exchange
 
 STREAM_SOURCE = "CrossModel 003 §Streaming response; anthropic-sdk-typescript 0.120.0 MessageStream"
 DELTA_FOR_BLOCK = {

@@ -7,7 +7,7 @@ from typing import Any, Iterator
 from conformance.checks import Violation, check
 from conformance.findings import Severity, Strictness
 from conformance.schemas import SchemaRegistry
-from conformance.transport import Exchange
+from conformance.exchange import Exchange
 
 FRAMING_CLASS = {
     "line_without_field": "11",

@@ -8,7 +8,7 @@ from conformance.checks import Violation, check
 from conformance.checks.common import schema_violations
 from conformance.findings import Strictness
 from conformance.schemas import SchemaRegistry
-from conformance.transport import Exchange
+from conformance.exchange import Exchange
 
 
 @check(cls="14", source="incompatibilities.md class 14; the profile's error table", title="the error has the documented HTTP status")

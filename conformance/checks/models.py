@@ -8,7 +8,7 @@ from conformance.checks import Violation, check
 from conformance.checks.common import schema_violations
 from conformance.findings import Strictness
 from conformance.schemas import SchemaRegistry
-from conformance.transport import Exchange
+from conformance.exchange import Exchange
 
 
 @check(cls="21", source="OpenAI OpenAPI 2.3.0 ListModelsResponse; incompatibilities.md class 21", title="the models list is {object: list, data: [model]}")

@@ -9,7 +9,7 @@ from conformance.checks import Violation, check
 from conformance.checks.common import schema_violations
 from conformance.findings import Severity, Strictness
 from conformance.schemas import SchemaRegistry
-from conformance.transport import Exchange
+from conformance.exchange import Exchange
 
 FINISH_REASONS = ("stop", "length", "tool_calls", "content_filter", "function_call")
 

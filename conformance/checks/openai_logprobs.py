@@ -6,7 +6,7 @@ from typing import Any, Iterator
 
 from conformance.checks import Violation, check
 from conformance.checks.openai_stream import choice_entries
-from conformance.transport import Exchange
+from conformance.exchange import Exchange
 
 SOURCE = "CrossModel 000 §Request token logprobs, §Extended parameters (logprobs, top_logprobs); OpenAI OpenAPI 2.3.0 ChatCompletionTokenLogprob"
 LEGACY_KEYS = ("tokens", "token_logprobs", "text_offset")

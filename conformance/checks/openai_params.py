@@ -14,7 +14,7 @@ import jsonschema
 from conformance.checks import Violation, check
 from conformance.checks.openai_stream import choice_entries
 from conformance.findings import Severity
-from conformance.transport import Exchange
+from conformance.exchange import Exchange
 
 PARAMS_000 = "CrossModel 000 §Request parameters"
 PARAMS_001 = "CrossModel 001 §Body"

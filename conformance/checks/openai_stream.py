@@ -9,7 +9,7 @@ from conformance.checks.common import schema_violations
 from conformance.checks.openai_chat import FINISH_REASONS
 from conformance.findings import Strictness
 from conformance.schemas import SchemaRegistry
-from conformance.transport import Exchange
+from conformance.exchange import Exchange
 
 STREAM_SOURCE = "CrossModel 000 §Streaming response; openai-python lib/streaming/_deltas.py"
 

@@ -11,7 +11,7 @@ from conformance.checks import Violation, check
 from conformance.checks.openai_chat import FINISH_REASONS
 from conformance.checks.openai_stream import STREAM_SOURCE, choice_entries
 from conformance.findings import Severity
-from conformance.transport import Exchange
+from conformance.exchange import Exchange
 
 TOOLS_000 = "CrossModel 000 §Function tools"
 

@@ -10,7 +10,7 @@ from jsonschema import Draft202012Validator
 
 from conformance.checks import Violation, check
 from conformance.findings import Severity
-from conformance.transport import Exchange
+from conformance.exchange import Exchange
 
 
 def resolve(document: Any, location: str) -> list[tuple[str, Any]]:

@@ -29,7 +29,7 @@ from conformance.checks.anthropic_stream import (
 from conformance.checks.common import check_json_content_type, check_sse_comments, check_sse_framing, check_success_status
 from conformance.checks.errors import check_error_row, check_error_status
 from conformance.checks.openai_stream import check_stream_content_type
-from conformance.transport import Exchange
+from conformance.exchange import Exchange
 
 HELLO = "Reply with exactly: Hello from the conformance suite"
 STORY = "Tell me a short story about a river."

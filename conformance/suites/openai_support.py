@@ -26,7 +26,7 @@ from conformance.checks.openai_stream import (
     check_stream_role_first_only,
     chunks,
 )
-from conformance.transport import Exchange
+from conformance.exchange import Exchange
 
 HELLO = "Reply with exactly: Hello from the conformance suite"
 
