@@ -78,3 +78,111 @@ class Exchange:
             },
             "timings": {k: round(v, 4) for k, v in self.timings.items()},
         }
+
+
+class Recorder:
+    """The one way a response becomes an :class:`Exchange`: feed the bytes as they arrive, then
+    :meth:`finish`. Used by the live transport, the proxy and the offline readers alike, so a
+    HAR entry, a relayed stream and a suite's own request are recorded (and redacted) the same way.
+
+    ``stream`` says the request asked for a stream: a 200 answer is then read as SSE whatever its
+    content-type says (SDKs do), so a wrong content-type is one finding, not a cascade.
+    """
+
+    def __init__(self, exchange: Exchange, redactor: Any = None, *, stream: bool = False, expect_done: bool = False) -> None:
+        from conformance.redact import Redactor
+        from conformance.sse import SSEParser
+
+        self.exchange = exchange
+        self.redactor = redactor or Redactor()
+        media = exchange.content_type.split(";")[0].strip().lower()
+        self.is_sse = media == "text/event-stream" or (stream and exchange.status == 200)
+        self.parser = SSEParser(expect_done=expect_done) if self.is_sse else None
+        self._chunks: list[bytes] = []
+        self.size = 0
+
+    def feed(self, chunk: bytes) -> int:
+        """Take the next bytes; returns how many events they completed."""
+        self.size += len(chunk)
+        self._chunks.append(chunk)
+        if self.parser is not None:
+            return len(self.parser.feed(chunk))
+        return 0
+
+    def finish(self, complete: bool = True) -> Exchange:
+        """Parse and redact what was read. ``complete`` is False when reading was cut short
+        (an error, a limit): an unfinished event is then not reported as a framing issue."""
+        import json as jsonlib
+
+        ex = self.exchange
+        raw = b"".join(self._chunks)
+        self._chunks = []
+        text = self.redactor.text(raw.decode("utf-8", "replace"))
+        ex.text = text
+        if self.parser is not None:
+            if complete:
+                self.parser.close()
+            ex.events = [self._redact_event(e) for e in self.parser.events]
+            ex.framing = self.parser.issues
+            ex.comments = self.parser.comments
+            ex.saw_done = self.parser.saw_done
+            ex.raw_sse = text[:MAX_RAW_SSE_CHARS]
+            return ex
+        try:
+            ex.body = self.redactor.obj(jsonlib.loads(raw)) if raw else None
+            ex.is_json = bool(raw)
+        except (ValueError, RecursionError):
+            ex.body = text
+        return ex
+
+    def _redact_event(self, event: SSEEvent) -> SSEEvent:
+        event.data = self.redactor.text(event.data)
+        if event.json is not None:
+            event.json = self.redactor.obj(event.json)
+        return event
+
+
+def record(
+    *,
+    method: str,
+    url: str,
+    request_headers: dict[str, str] | list[tuple[str, str]],
+    request_body: Any,
+    status: int | None,
+    headers: dict[str, str] | list[tuple[str, str]],
+    body: bytes,
+    redactor: Any = None,
+    index: int = 0,
+) -> Exchange:
+    """An exchange from a complete recording (HAR entry, raw capture, JSONL line, proxy relay).
+
+    The request body may be parsed JSON, text or bytes; the response body is the raw bytes as
+    the client received them (after content decoding). Everything is redacted here.
+    """
+    from conformance.redact import Redactor
+
+    redactor = redactor or Redactor()
+    if isinstance(request_body, (bytes, bytearray)):
+        request_body = bytes(request_body).decode("utf-8", "replace")
+    if isinstance(request_body, str):
+        try:
+            import json as jsonlib
+
+            request_body = jsonlib.loads(request_body) if request_body.strip() else None
+        except ValueError:
+            pass
+    req_items = request_headers.items() if isinstance(request_headers, dict) else request_headers
+    resp_items = headers.items() if isinstance(headers, dict) else headers
+    ex = Exchange(
+        index=index,
+        method=method.upper(),
+        url=redactor.text(url),
+        request_headers=redactor.headers(req_items),
+        request_body=redactor.obj(request_body),
+        status=status,
+        headers=redactor.headers(resp_items),
+    )
+    stream = isinstance(request_body, dict) and request_body.get("stream") is True
+    recorder = Recorder(ex, redactor, stream=stream, expect_done=stream and "/chat/completions" in url)
+    recorder.feed(body)
+    return recorder.finish()

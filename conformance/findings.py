@@ -65,9 +65,11 @@ class Finding:
     message: str
     pointer: str = ""
     source: str = ""
+    rule: str = ""  # the rule id (conformance.checks.RULES); the check's own id when it has one rule
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "rule": self.rule or self.check.removeprefix("check_"),
             "check": self.check,
             "class": self.cls,
             "severity": self.severity.value,
@@ -79,7 +81,7 @@ class Finding:
     def line(self) -> str:
         cls = f" [class {self.cls}]" if self.cls else ""
         where = f" at {self.pointer}" if self.pointer else ""
-        return f"{self.severity.value}: {self.check}{cls}: {self.message}{where}"
+        return f"{self.severity.value}: {self.rule or self.check}{cls}: {self.message}{where}"
 
 
 @dataclass

@@ -20,9 +20,8 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
-from conformance.exchange import MAX_RAW_SSE_CHARS, Exchange
+from conformance.exchange import Exchange, Recorder
 from conformance.redact import REDACTED, SENSITIVE_HEADERS, Redactor
-from conformance.sse import SSEEvent, SSEParser
 
 __all__ = ["Exchange", "Limits", "REDACTED", "Redactor", "SENSITIVE_HEADERS", "Transport"]
 
@@ -149,25 +148,14 @@ class Transport:
         ex.headers = self.redactor.headers(response.headers.multi_items())
 
     def _read_body(self, ex: Exchange, response: httpx.Response, stream: bool, expect_done: bool, started: float) -> None:
-        # A stream was asked for and the request succeeded: read it as SSE whatever the
-        # content-type says (SDKs do), so a wrong content-type is one finding, not a cascade.
-        is_sse = ex.content_type.split(";")[0].strip().lower() == "text/event-stream" or (
-            stream and response.status_code == 200
-        )
-        parser = SSEParser(expect_done=expect_done) if is_sse else None
-        chunks: list[bytes] = []
-        size = 0
+        recorder = Recorder(ex, self.redactor, stream=stream, expect_done=expect_done)
         try:
             for chunk in response.iter_raw():
-                size += len(chunk)
-                if size > self.limits.max_bytes:
+                if recorder.size + len(chunk) > self.limits.max_bytes:
                     self._fail(ex, "too_large", f"response larger than {self.limits.max_bytes} bytes; reading stopped")
                     break
-                chunks.append(chunk)
-                if parser is not None:
-                    new = parser.feed(chunk)
-                    if new and "first_event_s" not in ex.timings:
-                        ex.timings["first_event_s"] = time.monotonic() - started
+                if recorder.feed(chunk) and "first_event_s" not in ex.timings:
+                    ex.timings["first_event_s"] = time.monotonic() - started
                 if time.monotonic() - started > self.limits.total_s:
                     self._fail(ex, "timeout", f"response not complete after {self.limits.total_s:g}s; reading stopped")
                     break
@@ -175,29 +163,7 @@ class Transport:
             self._fail(ex, "timeout", f"no data for {self.limits.read_s:g}s while reading the response")
         except httpx.HTTPError as exc:
             self._fail(ex, "read", f"connection failed while reading the response: {_name(exc)}: {exc}")
-        raw = b"".join(chunks)
-        text = self.redactor.text(raw.decode("utf-8", "replace"))
-        ex.text = text
-        if parser is not None:
-            if ex.error is None:
-                parser.close()
-            ex.events = [self._redact_event(e) for e in parser.events]
-            ex.framing = parser.issues
-            ex.comments = parser.comments
-            ex.saw_done = parser.saw_done
-            ex.raw_sse = text[:MAX_RAW_SSE_CHARS]
-            return
-        try:
-            ex.body = self.redactor.obj(jsonlib.loads(raw)) if raw else None
-            ex.is_json = bool(raw)
-        except ValueError:
-            ex.body = text
-
-    def _redact_event(self, event: SSEEvent) -> SSEEvent:
-        event.data = self.redactor.text(event.data)
-        if event.json is not None:
-            event.json = self.redactor.obj(event.json)
-        return event
+        recorder.finish(complete=ex.error is None)
 
     @staticmethod
     def _fail(ex: Exchange, kind: str, message: str) -> None:
