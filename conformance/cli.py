@@ -72,6 +72,7 @@ def build_parser() -> Parser:
     run.add_argument("-v", "--verbose", action="store_true", help="print one line per case")
     run.add_argument("--alluredir", metavar="DIR", help="also write Allure results to DIR")
     run.add_argument("--baseline", metavar="FILE", help="known deviations (TOML [[known]] entries): only failures outside it fail the run")
+    run.add_argument("--clients", action="append", default=[], metavar="LANE", help="also make live calls through real clients: node (see 'conformance clients')")
 
     serve = sub.add_parser("serve", help="run the reference server alone")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
@@ -92,7 +93,7 @@ def build_parser() -> Parser:
 
 def _add_optional_commands(sub: Any) -> None:
     """Commands contributed by other modules (reports, profiles)."""
-    for module_name in ("conformance.report.cli", "conformance.profiles_cli"):
+    for module_name in ("conformance.report.cli", "conformance.profiles_cli", "conformance.clients.cli"):
         try:
             module = __import__(module_name, fromlist=["register"])
         except ImportError:
@@ -244,6 +245,7 @@ def command_run(args: argparse.Namespace) -> int:
     import pytest
 
     run = resolve_run(args)
+    _ask_clients(args.clients)
     if args.fault and not all(t.embedded for t in run.targets):
         raise ConfigError("--fault applies to the embedded reference server only (drop --base-url)")
     for target in run.targets:
@@ -267,6 +269,18 @@ def command_run(args: argparse.Namespace) -> int:
 
     append_step_summary(run.report_dir)
     return exit_code(int(code), args)
+
+
+def _ask_clients(values: list[str]) -> None:
+    """``--clients node``: collect the client lane's live cases (conformance/suites/clients)."""
+    from conformance.clients import CLIENTS_ENV, LANES
+
+    lanes = [part.strip() for value in values for part in value.split(",") if part.strip()]
+    for lane in lanes:
+        if lane not in LANES:
+            raise ConfigError(f"unknown client lane '{lane}' (known: {', '.join(sorted(LANES))})")
+    if lanes:
+        os.environ[CLIENTS_ENV] = ",".join(lanes)
 
 
 def exit_code(code: int, args: argparse.Namespace) -> int:

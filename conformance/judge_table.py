@@ -57,6 +57,7 @@ def build() -> list[Applicable]:
     from conformance.checks import anthropic_stream as ans
     from conformance.checks import common, errors, models, openai_chat as oc, openai_logprobs as lp
     from conformance.checks import openai_params as op, openai_stream as os_, openai_tools as ot
+    from conformance.checks import node_clients as nc
 
     def chat(f: Facts, x: Exchange, c: JudgeContext) -> bool:
         return f.endpoint == CHAT
@@ -84,6 +85,13 @@ def build() -> list[Applicable]:
 
     def anthropic_error(f: Facts, x: Exchange, c: JudgeContext) -> bool:
         return f.protocol == "anthropic" and f.error_status and x.error is None
+
+    def node_clients(f: Facts, x: Exchange, c: JudgeContext) -> bool:
+        if f.endpoint not in (CHAT, MESSAGES) or not f.success or x.error is not None:
+            return False
+        from conformance.clients.node import status
+
+        return status().available  # only where 'conformance clients install' has run
 
     def schema_args(f: Facts, x: Exchange, c: JudgeContext) -> tuple[Any, ...]:
         return (x, c.schemas, c.strictness)
@@ -213,6 +221,8 @@ def build() -> list[Applicable]:
         Applicable(an.check_anthropic_tool_choice, lambda f, x, c: (msg_reply(f, x, c) or msg_stream(f, x, c)) and isinstance(f.asked("tool_choice"), dict)
                    and anthropic_tool_schemas(f) is not None and _anthropic_message(x) is not None,
                    lambda f, x, c: (_anthropic_message(x), msg_pointer(x), f.asked("tool_choice"), list(anthropic_tool_schemas(f)))),
+        # -- real clients as referees: the Node clients replay the bytes (when installed) ---------------
+        Applicable(nc.check_node_clients, node_clients),
     ]
 
 

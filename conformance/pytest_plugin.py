@@ -487,7 +487,15 @@ def build_results(config: pytest.Config, cases: list[dict[str, Any]]) -> dict[st
         "summary": summarise(cases),
         "coverage": _coverage(run, cases),
         "cases": cases,
+        "client_readiness": _client_readiness(cases),
     }
+
+
+def _client_readiness(cases: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every recorded exchange replayed through the real clients (conformance/clients)."""
+    from conformance.clients import readiness
+
+    return readiness(cases)
 
 
 def _coverage(run: RunConfig, cases: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -40,7 +40,18 @@ def render_markdown(results: Mapping[str, Any]) -> str:
             lines += [_case_line(case, baselined, bool(results.get("baseline"))) for case in picked]
     if results.get("baseline"):
         lines += ["", *_baseline(results["baseline"])]
+    if results.get("client_readiness"):
+        lines += ["", *client_readiness_lines(results["client_readiness"])]
     return "\n".join(lines) + "\n"
+
+
+def client_readiness_lines(rows: list[Mapping[str, Any]]) -> list[str]:
+    """The client-readiness matrix: what each real client made of the run's exchanges."""
+    order = {"breaks": 0, "works": 1, "not exercised": 2}
+    ranked = sorted(rows, key=lambda r: (order.get(r.get("outcome", ""), 3), r.get("client", ""), r.get("feature", "")))
+    cells = [[md(r.get("client", "")), md(r.get("version", "")), md(r.get("feature", "")), f"**{md(r.get('outcome', ''))}**", md(r.get("detail", ""))[:300]]
+             for r in ranked]
+    return ["## Client readiness", "", *table_lines(["Client", "Version", "Feature", "Outcome", "Detail"], cells)]
 
 
 def _header(results: Mapping[str, Any]) -> list[str]:
