@@ -264,10 +264,8 @@ def our_reading(exchange: Any) -> dict[str, Any] | None:
                     fn = call.get("function") if isinstance(call.get("function"), dict) else {}
                     if fn.get("name"):
                         slot["name"] = fn["name"]
-                    if isinstance(fn.get("arguments"), str):
+                    if isinstance(fn.get("arguments"), str):  # pieces that are not strings add nothing (as in every accumulator)
                         slot["arguments"] += fn["arguments"]
-                    elif fn.get("arguments") is not None:  # not a string: shown as the JSON it is
-                        slot["arguments"] += json.dumps(fn["arguments"])
                 if choice.get("finish_reason"):
                     finish = choice["finish_reason"]
             return {"text": text, "tool_calls": [{"name": c["name"], "arguments": _args(c["arguments"])} for _, c in sorted(calls.items())], "finish_reason": finish}
@@ -318,7 +316,8 @@ def difference(client: str, ours: dict[str, Any] | None, theirs: dict[str, Any] 
     mine = [(c.get("name"), _args(c.get("arguments"))) for c in ours.get("tool_calls") or []]
     their = [(c.get("name"), _args(c.get("arguments"))) for c in theirs.get("tool_calls") or []]
     # equal, or the server's arguments are not JSON at all: what a client makes of those is its own repair
-    if not (len(mine) == len(their) and all(a[0] == b[0] and (a[1] == b[1] or _unparsed(a[1])) for a, b in zip(mine, their))):
+    # (a client that repairs them into an object tolerates them; one that returns another string does not)
+    if not (len(mine) == len(their) and all(a[0] == b[0] and (a[1] == b[1] or _unparsed(a[1]) and not isinstance(b[1], str)) for a, b in zip(mine, their))):
         return f"{DIFFERENCE_PREFIX} the tool calls {_short(their)} where the server sent {_short(mine)}"
     if client in RAW_FINISH_REASON and ours.get("finish_reason") != theirs.get("finish_reason"):
         return f"{DIFFERENCE_PREFIX} the finish reason {_short(theirs.get('finish_reason'))} where the server sent {_short(ours.get('finish_reason'))}"

@@ -3,7 +3,7 @@
 // conformance/clients/node.py with the client packages installed in the tool's cache folder
 // (NODE_PATH is not used: the cache folder is passed as argv[2] and modules are resolved from it).
 //
-// Protocol: one JSON object per line on stdin, one JSON answer per line on stdout, in order.
+// Protocol: one JSON object per line on stdin, one JSON answer per line on stdout (in any order).
 //   {"id", "op": "versions"}                      -> {"id", "versions": {package: version}}
 //   {"id", "op": "replay", "protocol": "openai"|"anthropic", "stream": bool, "request": {...},
 //    "status": 200, "headers": {...}, "body": "<the response body as recorded>"}
@@ -436,11 +436,13 @@ async function runJob(job) {
 // Unhandled rejections inside a client must not kill the process: they are reported per job.
 process.on("unhandledRejection", () => {});
 
+// Jobs run concurrently (answers carry their id; the caller matches them), so a batch costs
+// about as long as its slowest replay rather than the sum.
 const rl = readline.createInterface({ input: process.stdin, crlfDelay: Infinity });
-let queue = Promise.resolve();
+const pending = new Set();
 rl.on("line", (line) => {
   if (!line.trim()) return;
-  queue = queue.then(async () => {
+  const task = (async () => {
     let job;
     try {
       job = JSON.parse(line);
@@ -454,8 +456,10 @@ rl.on("line", (line) => {
     } catch (err) {
       process.stdout.write(JSON.stringify({ id: job.id ?? null, error: describe(err) }) + "\n");
     }
-  });
+  })();
+  pending.add(task);
+  task.finally(() => pending.delete(task));
 });
 rl.on("close", () => {
-  queue.then(() => process.exit(0));
+  Promise.allSettled([...pending]).then(() => process.exit(0));
 });
