@@ -24,6 +24,7 @@ import pytest
 from conformance import __version__, profiles
 from conformance.checks import evaluate, info_of
 from conformance.errors import CaseStop, ConformanceError, TransportFailure
+from conformance.judge import JudgeContext, applicable, run_check
 from conformance.findings import CaseRecord, Finding, Strictness, Verdict, derive_verdict, summarise
 from conformance.target import (
     CAPABILITIES,
@@ -180,6 +181,8 @@ class CaseContext:
         if self.profile is None:
             pytest.skip(f"no selected profile ({', '.join(self.target.profiles)}) covers the {self.protocol} protocol")
         self._exchanges: list[Exchange] = []
+        self._judged: set[tuple[str, int]] = set()
+        self._judge_context: JudgeContext | None = None
         redactor = Redactor([session.api_key] if session.api_key else [])
         self.redactor = redactor
         self.transport = Transport(
@@ -264,10 +267,38 @@ class CaseContext:
         return self.request("GET", path, **kwargs)
 
     # -- checks and verdicts -------------------------------------------------------------------------
+    def judge_context(self) -> JudgeContext:
+        if self._judge_context is None:
+            self._judge_context = JudgeContext(
+                profiles=list(self.target.profiles), strictness=self.strictness,
+                disabled=frozenset(self.session.disabled), _schemas=self.schemas,
+            )
+        return self._judge_context
+
+    def judge(self, exchange: Exchange) -> list[Finding]:
+        """Every applicable rule for this exchange (the same judge() as the proxy and offline
+        checks); the case adds only its own expectations with :meth:`check`."""
+        context = self.judge_context()
+        findings: list[Finding] = []
+        for entry, args in applicable(exchange, context):
+            key = (entry.name, exchange.index)
+            if key in self._judged:
+                continue
+            self._judged.add(key)
+            self.record.checks_run.append(entry.name)
+            findings += run_check(entry.check, args, self.strictness, exchange)
+        for finding in findings:
+            self.record.add(finding)
+        return findings
+
     def check(self, func: Callable[..., Iterable[Any]], *args: Any, **kwargs: Any) -> list[Finding]:
-        """Run a named check; its findings join the case's record."""
+        """Run a named check; its findings join the case's record. A check that judge() already
+        applied to the same exchange is not run twice."""
         info = info_of(func)
         if info.name in self.session.disabled:
+            return []
+        index = _exchange_index(args)
+        if index is not None and (info.name, index) in self._judged:
             return []
         self.record.checks_run.append(info.name)
         findings = evaluate(func, *args, strictness=self.strictness, **kwargs)
@@ -302,6 +333,17 @@ class CaseContext:
 
     def close(self) -> None:
         self.transport.close()
+
+
+def _exchange_index(args: tuple[Any, ...]) -> int | None:
+    """The exchange a check's arguments are about: an Exchange, or a pointer into one."""
+    for arg in args:
+        if isinstance(arg, Exchange):
+            return arg.index
+        if isinstance(arg, str) and arg.startswith("/exchanges/"):
+            part = arg.split("/")[2]
+            return int(part) if part.isdigit() else None
+    return None
 
 
 def _case_identity(item: pytest.Item) -> dict[str, str]:
