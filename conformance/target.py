@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 from conformance.errors import ConfigError
 from conformance.findings import Strictness
+from conformance.retry import RETRY_STATUSES, RetryPolicy
 from conformance.transport import Limits
 
 CAPABILITIES = ("vision", "audio", "tools", "logprobs", "reasoning")
@@ -76,12 +77,18 @@ class Target:
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["limits"] = asdict(self.limits)
+        data["limits"]["retry"]["statuses"] = sorted(self.limits.retry.statuses)
         return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "Target":
         data = dict(data)
-        data["limits"] = Limits(**data.get("limits", {}))
+        limits = dict(data.get("limits", {}))
+        if isinstance(limits.get("retry"), dict):
+            retry = dict(limits["retry"])
+            retry["statuses"] = frozenset(retry.get("statuses", RETRY_STATUSES))
+            limits["retry"] = RetryPolicy(**retry)
+        data["limits"] = Limits(**limits)
         return cls(**data)
 
 
