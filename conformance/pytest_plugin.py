@@ -306,6 +306,48 @@ class CaseContext:
             self.record.add(finding)
         return findings
 
+    def expect_success(self, exchange: Exchange, feature: str = "the request") -> None:
+        """A documented request must succeed. A 429/5xx that outlived the retry policy ends the
+        case as ERROR (not a verdict on the target's conformance); anything else not 2xx is a FAIL."""
+        from conformance.checks.common import check_success_status
+        from conformance.retry import RETRY_STATUSES
+
+        if exchange.status in RETRY_STATUSES:
+            self.refused(exchange, feature, required=True)
+        self.require(self.check(check_success_status, exchange))
+
+    def refused(self, exchange: Exchange, feature: str, *, required: bool | None = None, what: str | None = None) -> None:
+        """Classify a non-2xx answer to a request for ``feature`` (conformance.verdicts): returns when
+        it is not a refusal; otherwise ends the case as UNSUPPORTED, ERROR or FAIL. ``required``
+        overrides the profile's ``features`` table (default: optional unless the profile says so)."""
+        from conformance.checks.errors import check_feature_refused
+        from conformance.verdicts import OPTIONAL, REQUIRED, Ending, classify_refusal
+
+        if required is None:
+            required = self.feature_requirement(feature) == REQUIRED
+        error = exchange.body.get("error") if isinstance(exchange.body, dict) else None
+        detail = f"{error.get('code') or error.get('type')}: {str(error.get('message'))[:120]}" if isinstance(error, dict) else ""
+        refusal = classify_refusal(exchange.status, what or feature, REQUIRED if required else OPTIONAL, detail, int(exchange.timings.get("attempts", 1)))
+        if refusal is None:
+            return
+        if refusal.ending is Ending.TRANSPORT:
+            raise TransportFailure(refusal.reason + (f" ({exchange.retry_note})" if exchange.retry_note else ""))
+        if refusal.ending is Ending.UNSUPPORTED:
+            self.unsupported(refusal.reason)
+        self.check(check_feature_refused, exchange, refusal.reason, refusal.rule)
+        raise CaseStop()
+
+    def feature_requirement(self, feature: str) -> str:
+        """"required" or "optional": the profile's ``features`` table, by the most specific key
+        (``response_format.json_schema`` before ``response_format``)."""
+        table = self.rule("features", default={}) or {}
+        key = feature
+        while key:
+            if key in table:
+                return str(table[key])
+            key = key.rpartition(".")[0]
+        return "optional"
+
     def require(self, findings: list[Finding]) -> None:
         """Stop the case when the given check found an error: nothing after it can be judged."""
         from conformance.findings import Severity
@@ -423,30 +465,22 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
 
 
 def _judge(record: CaseRecord, call: pytest.CallInfo) -> None:
+    """The case's verdict from its findings and how it ended (conformance.verdicts decides)."""
+    from conformance.verdicts import Ending, case_verdict
+
     excinfo = call.excinfo
-    preset = record.verdict
-    found = derive_verdict(record.findings)
+    preset = record.verdict  # UNSUPPORTED or WARN (inconclusive), set by the case on its way out
+    reason = record.reason
     if excinfo is None or excinfo.errisinstance(CaseStop):
-        if found is Verdict.PASS and preset is Verdict.WARN:
-            record.verdict = Verdict.WARN
-        else:
-            record.verdict = found
-        return
-    if excinfo.errisinstance(pytest.skip.Exception):
-        if preset is Verdict.UNSUPPORTED:
-            record.reason = str(excinfo.value.msg).removeprefix("UNSUPPORTED: ")
-            record.verdict = found if found is Verdict.FAIL else Verdict.UNSUPPORTED
-        else:
-            record.verdict, record.reason = Verdict.SKIP, str(excinfo.value.msg)
-        return
-    if found is Verdict.FAIL:
-        record.verdict = Verdict.FAIL
-        return
-    record.verdict = Verdict.ERROR
-    if excinfo.errisinstance(TransportFailure):
-        record.reason = str(excinfo.value)
+        ending = Ending.INCONCLUSIVE if preset is Verdict.WARN else Ending.COMPLETED
+    elif excinfo.errisinstance(pytest.skip.Exception):
+        reason = str(excinfo.value.msg).removeprefix("UNSUPPORTED: ")
+        ending = Ending.UNSUPPORTED if preset is Verdict.UNSUPPORTED else Ending.SKIPPED
+    elif excinfo.errisinstance(TransportFailure):
+        ending, reason = Ending.TRANSPORT, str(excinfo.value)
     else:
-        record.reason = f"the case could not evaluate the response: {excinfo.typename}: {excinfo.value}"
+        ending, reason = Ending.CRASHED, f"{excinfo.typename}: {excinfo.value}"
+    record.verdict, record.reason = case_verdict(record.findings, ending, reason)
 
 
 def _set_outcome(item: pytest.Item, report: pytest.TestReport, record: CaseRecord) -> None:
