@@ -5,6 +5,7 @@ report folder cannot be written still leaves its results.json somewhere it names
 from __future__ import annotations
 
 import functools
+import json
 import os
 import socket
 import struct
@@ -459,3 +460,14 @@ def test_several_targets_whose_report_dir_is_lost_still_leave_results_json(tmp_p
     combined = Path(errors[-1].split("results.json saved to ", 1)[1].removesuffix(" instead"))
     results = load_results(combined)
     assert {case["target"] for case in results["cases"]} == {"one", "two"}
+
+
+def test_report_baseline_refuses_an_unusable_report_dir(tmp_path):
+    from report_fixtures import every_verdict
+
+    (tmp_path / "results.json").write_text(json.dumps(every_verdict()))
+    (tmp_path / "known.toml").write_text("")
+    (tmp_path / "afile").write_text("x")
+    proc = cli("report", "baseline", "results.json", "known.toml", "--report-dir", "afile", cwd=tmp_path, timeout=60)
+    assert proc.returncode == EXIT_USAGE
+    assert "--report-dir afile: is a file, not a folder" in one_error_line(proc)

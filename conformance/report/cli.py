@@ -98,6 +98,10 @@ def command_baseline(args: argparse.Namespace) -> int:
     from conformance import report
 
     results = _load(args.results)
+    if args.report_dir:
+        from conformance.target import check_writable_dir
+
+        check_writable_dir(args.report_dir, "--report-dir")
     ok = gate(results, check_baseline_file(args.baseline))
     for line in baseline_lines(results.get("baseline")):
         print(line)
