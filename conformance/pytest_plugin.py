@@ -592,7 +592,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     from conformance import report
 
     out = Path(run_config(config).report_dir)
-    config._conformance_written = report.write_all(results, out)  # type: ignore[attr-defined]
+    # never lose a run: if out cannot be written, results.json goes to a temporary folder (problem says where)
+    written, problem = report.write_all_or_fallback(results, out)
+    config._conformance_written, config._conformance_report_problem = written, problem  # type: ignore[attr-defined]
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
@@ -611,3 +613,6 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         terminalreporter.write_line(line)
     for path in getattr(config, "_conformance_written", []):
         terminalreporter.write_line(f"wrote {path}")
+    problem = getattr(config, "_conformance_report_problem", None)
+    if problem and not os.environ.get(RUN_CONFIG_ENV):  # under `conformance run`, the CLI prints it on stderr
+        terminalreporter.write_line(f"conformance: error: {problem}")
