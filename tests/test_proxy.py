@@ -81,6 +81,9 @@ class Upstream:
             payload = gzip.compress(json.dumps({"object": "list", "data": [{"id": "m", "object": "model", "created": 1, "owned_by": "x"}]}).encode())
             await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json"), (b"content-encoding", b"gzip"), (b"content-length", str(len(payload)).encode())]})
             await send({"type": "http.response.body", "body": payload, "more_body": False})
+        elif path.endswith("/odd-encoding"):
+            await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json"), (b"content-encoding", b"x-private")]})
+            await send({"type": "http.response.body", "body": b"\x00\x01 not json"})
         elif path.endswith("/endless"):
             await send(start)
             try:
@@ -248,6 +251,32 @@ def test_a_compressed_body_is_relayed_compressed_and_judged_decoded(upstream, tm
         assert r.headers["content-encoding"] == "gzip" and r.headers["content-length"] == raw.headers["content-length"]
     (case,) = cases_of(tmp_path)
     assert case["exchanges"][0]["response"]["body"]["object"] == "list"
+
+
+def test_a_body_the_proxy_cannot_decode_is_relayed_and_not_judged(upstream, tmp_path):
+    with proxy(upstream.url, tmp_path) as px:
+        r = httpx.post(px.url + "/v1/chat/completions/odd-encoding", json={"model": "m"})
+        assert r.status_code == 200 and r.headers["content-encoding"] == "x-private"
+    (case,) = cases_of(tmp_path)
+    assert case["verdict"] == "ERROR" and case["findings"] == [] and "x-private" in case["reason"]
+
+
+def test_an_upstream_that_breaks_mid_stream_breaks_the_client_stream_too(tmp_path):
+    from hostile import raw_server
+
+    def handler(conn, request):
+        conn.sendall(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncontent-length: 1000\r\n\r\ndata: {}\n\n")
+        time.sleep(0.2)  # then the connection closes, 990 bytes short
+
+    with raw_server(handler) as url:
+        origin = url.removesuffix("/v1")
+        cut = (httpx.RemoteProtocolError, httpx.ReadError)  # incomplete body, or reset: never a clean end
+        with pytest.raises(cut):
+            httpx.post(url + "/chat/completions", json={"stream": True})
+        with proxy(origin, tmp_path) as px, pytest.raises(cut):
+            httpx.post(px.url + "/v1/chat/completions", json={"stream": True})
+    (case,) = cases_of(tmp_path)
+    assert case["verdict"] == "ERROR" and "upstream connection failed while reading" in case["reason"]
 
 
 def test_fifty_concurrent_streams_are_relayed_at_once(upstream, tmp_path):
@@ -435,3 +464,37 @@ def test_the_relay_adds_under_a_millisecond_per_chunk(upstream, tmp_path):
     added = min(figures)
     print(f"added per-chunk latency (median): {added:.3f} ms; runs: {', '.join(f'{f:.3f}' for f in figures)}")
     assert added <= 1.0
+
+
+def test_a_long_running_proxy_keeps_full_exchanges_only_where_they_are_evidence():
+    from conformance.proxy import judging
+
+    state = judging._State(judging.WorkerConfig(profiles=("openai",), strictness="compatible", disabled=frozenset(), report_dir="x", upstream="http://u"))
+    failing = {"rule": "stream_role_first_only", "severity": "error"}
+    for seq in range(1, judging.KEEP_RECENT_EXCHANGES + 3):
+        exchange = {"request": {"method": "POST", "url": "http://u/v1/chat/completions", "body": {"big": "x" * 100}},
+                    "response": {"status": 200, "body": "y" * 100}}
+        state.keep(seq, {"findings": [failing] if seq in (1, 2) else [], "exchanges": [exchange]})
+    assert "body" in state.cases[1]["exchanges"][0]["request"]  # the first evidence of its rule
+    assert state.cases[2]["exchanges"][0] == {"request": {"method": "POST", "url": "http://u/v1/chat/completions"},
+                                              "response": {"status": 200}, "kept": False}
+    assert "body" in state.cases[3]["exchanges"][0]["request"]  # still among the most recent
+
+
+def test_the_live_line_is_rewritten_in_place_on_a_terminal_and_throttled_otherwise():
+    import io
+
+    from conformance.proxy import LiveLine
+
+    tty = io.StringIO()
+    line = LiveLine(tty, tty=True)
+    line("proxy: 1 exchange")
+    line("proxy: 2 exchanges")
+    line.final("proxy: 2 exchanges")
+    assert tty.getvalue() == "\r\x1b[Kproxy: 1 exchange\r\x1b[Kproxy: 2 exchanges\r\x1b[Kproxy: 2 exchanges\n"
+    plain = io.StringIO()
+    line = LiveLine(plain, tty=False)
+    for n in range(1, 6):
+        line(f"proxy: {n} exchanges")
+    line.final("proxy: 5 exchanges")
+    assert plain.getvalue() == "proxy: 1 exchanges\nproxy: 5 exchanges\n"

@@ -29,6 +29,9 @@ from conformance.findings import SUMMARY_KEYS, Verdict
 
 # Headers whose values are credentials: forwarded, never recorded.
 CREDENTIAL_HEADERS = ("authorization", "proxy-authorization", "x-api-key", "api-key", "x-goog-api-key")
+# A long-running proxy keeps every case, but the full exchange only of the most recent ones and of
+# the first case where each rule fired (the evidence); older ones keep their request line and status.
+KEEP_RECENT_EXCHANGES = 500
 # Query parameters that carry credentials in some APIs (?key=...).
 CREDENTIAL_PARAMS = ("key", "api_key", "api-key", "apikey", "access_token", "token")
 
@@ -92,6 +95,25 @@ class _State:
         self.started = time.monotonic()
         self.unwritten = 0
         self.last_write = time.monotonic()
+        self.evidence: set[int] = set()  # cases kept in full as the first evidence of a rule
+        self.rules_seen: set[str] = set()
+
+    def keep(self, seq: int, case: dict[str, Any]) -> None:
+        self.cases[seq] = case
+        new_rules = {f["rule"] for f in case["findings"]} - self.rules_seen
+        if new_rules:
+            self.rules_seen |= new_rules
+            self.evidence.add(seq)
+        old = seq - KEEP_RECENT_EXCHANGES
+        if old in self.cases and old not in self.evidence:
+            self.cases[old]["exchanges"] = [_stub(x) for x in self.cases[old]["exchanges"]]
+
+
+def _stub(exchange: dict[str, Any]) -> dict[str, Any]:
+    request = exchange.get("request") or {}
+    response = exchange.get("response") or {}
+    return {"request": {"method": request.get("method", ""), "url": request.get("url", "")},
+            "response": {"status": response.get("status")}, "kept": False}
 
 
 _STATE: _State | None = None
@@ -112,7 +134,7 @@ def judge_recording(recording: Recording) -> dict[str, Any]:
     """Judge one exchange; returns a short summary of its case for the live line."""
     state = _state()
     case = case_for(recording, state.context)
-    state.cases[recording.seq] = case
+    state.keep(recording.seq, case)
     state.unwritten += 1
     if state.unwritten >= state.config.write_every or time.monotonic() - state.last_write >= state.config.write_seconds:
         _write_results(state)
@@ -175,15 +197,31 @@ def _write_results(state: _State) -> None:
 def decoded_body(recording: Recording) -> bytes:
     """The response body as the client reads it: content-decoded (gzip, deflate, br, zstd as httpx
     supports them). Raises ValueError when it cannot be decoded."""
-    encodings = [v for k, v in recording.response_headers if k.lower() == "content-encoding"]
-    if not any(e.strip().lower() not in ("", "identity") for e in encodings):
+    encodings = [e.strip().lower() for k, v in recording.response_headers if k.lower() == "content-encoding" for e in v.split(",")]
+    encodings = [e for e in encodings if e not in ("", "identity")]
+    if not encodings:
         return recording.body
     import httpx
+
+    unknown = [e for e in encodings if e not in _decodable()]
+    if unknown:  # httpx would pass these through undecoded: judging the bytes would be a false FAIL
+        raise ValueError(f"the response body is {', '.join(unknown)}-encoded, which the proxy cannot decode; not judged")
 
     try:
         return httpx.Response(200, headers=recording.response_headers, content=recording.body).read()
     except httpx.DecodingError as exc:
-        raise ValueError(f"the response body could not be decoded ({', '.join(encodings)}): {type(exc).__name__}") from None
+        raise ValueError(f"the response body could not be decoded ({', '.join(encodings)}): {type(exc).__name__}; not judged") from None
+
+
+def _decodable() -> set[str]:
+    found = {"gzip", "deflate"}
+    for encoding, module in (("br", "brotli"), ("br", "brotlicffi"), ("zstd", "zstandard")):
+        try:
+            __import__(module)
+            found.add(encoding)
+        except ImportError:
+            pass
+    return found
 
 
 def case_for(recording: Recording, context: Any) -> dict[str, Any]:
