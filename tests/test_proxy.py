@@ -428,6 +428,8 @@ def test_bad_command_lines_are_one_line_errors(tmp_path):
         for args, message in [
             (["--upstream", "ftp://x"], "--upstream: 'ftp://x' is not an http(s) URL"),
             (["--upstream", "http://x", "--listen", "nowhere"], "--listen 'nowhere': expected HOST:PORT"),
+            (["--upstream", "http://user:pw@x"], "--upstream: put no credentials in the URL"),
+            (["--upstream", "http://x", "--max-body-bytes", "0"], "--max-body-bytes must be a positive"),
             (["--upstream", "http://x", "--profile", "nope"], "nope"),
             (["--upstream", "http://x", "--listen", f"127.0.0.1:{port}"], "cannot listen there"),
         ]:

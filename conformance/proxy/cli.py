@@ -6,6 +6,7 @@ import argparse
 import socket
 import sys
 from typing import Any
+from urllib.parse import urlsplit
 
 from conformance.errors import EXIT_OK, ConfigError
 
@@ -51,6 +52,11 @@ def settings_from(args: argparse.Namespace) -> "Any":
     from conformance.target import check_base_url, check_profiles, profile_list
 
     upstream = check_base_url(args.upstream, "--upstream")
+    parts = urlsplit(upstream)
+    if parts.username or parts.password:
+        raise ConfigError("--upstream: put no credentials in the URL; the proxy forwards the ones your client sends")
+    if parts.query or parts.fragment:
+        raise ConfigError(f"--upstream '{args.upstream}': expected a base URL without query or fragment, e.g. https://api.example.com/v1")
     host, port = parse_listen(args.listen)
     profiles = [p for value in (args.profile or []) for p in profile_list(value)] or ["openai", "anthropic"]
     check_profiles(profiles)

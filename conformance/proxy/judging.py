@@ -316,7 +316,7 @@ class Judging:
         self._stop = threading.Event()
         self._flusher = threading.Thread(target=self._flush_loop, name="proxy-results-flush", daemon=True)
         self._flusher.start()
-        self._broken = False
+        self._pool.submit(flush)  # start the worker now, not while the first stream is relayed
 
     def submit(self, recording: Recording) -> None:
         with self._lock:
