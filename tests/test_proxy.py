@@ -84,6 +84,13 @@ class Upstream:
         elif path.endswith("/odd-encoding"):
             await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json"), (b"content-encoding", b"x-private")]})
             await send({"type": "http.response.body", "body": b"\x00\x01 not json"})
+        elif path.endswith("/slow-headers"):
+            with anyio.move_on_after(10):
+                if (await receive())["type"] == "http.disconnect":
+                    self.cancelled.set()
+                    return
+            await send(start)
+            await send({"type": "http.response.body", "body": b"late"})
         elif path.endswith("/endless"):
             await send(start)
             try:
@@ -308,6 +315,16 @@ def test_a_client_disconnect_cancels_the_upstream_request(upstream, tmp_path):
         assert px.app.open_upstream == 0
     (case,) = cases_of(tmp_path)
     assert case["verdict"] == "SKIP" and "disconnected" in case["reason"]  # never judged as a broken stream
+
+
+def test_a_client_that_leaves_before_the_upstream_answers_cancels_the_upstream_request(upstream, tmp_path):
+    upstream.cancelled.clear()
+    with proxy(upstream.url, tmp_path) as px:
+        with pytest.raises(httpx.ReadTimeout):
+            httpx.post(px.url + "/v1/chat/completions/slow-headers", json={"model": "m"}, timeout=httpx.Timeout(5, read=0.5))
+        assert upstream.cancelled.wait(5), "the upstream request went on after the client left"
+    (case,) = cases_of(tmp_path)
+    assert case["verdict"] == "SKIP" and "before the upstream answered" in case["exchanges"][0]["response"]["error"]
 
 
 def test_an_unreachable_upstream_is_a_502_with_a_clear_body(tmp_path):

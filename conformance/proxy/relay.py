@@ -167,7 +167,12 @@ class ProxyApp:
         has_body = bool(body) or declared is not None or "transfer-encoding" in request.headers
         upstream_request = httpx.Request(request.method, url, headers=headers, content=body if has_body else None)
         try:
-            upstream = await self._client().send(upstream_request, stream=True)
+            upstream = await self._send_unless_client_leaves(upstream_request, request.receive)
+        except ClientDisconnect:
+            recording.error, recording.error_kind = "the client disconnected before the upstream answered", "client_disconnected"
+            recording.timings["total_s"] = time.monotonic() - started
+            self.submit(recording)
+            return Response(status_code=499)  # nobody is there to read it
         except httpx.TimeoutException as exc:
             return self._failed(recording, started, 504, "timeout", f"conformance proxy: the upstream {settings.origin} did not answer in time ({type(exc).__name__})", raw_path)
         except httpx.HTTPError as exc:
@@ -176,6 +181,31 @@ class ProxyApp:
         recording.response_headers = _text_headers(upstream.headers.raw)
         recording.timings["first_byte_s"] = time.monotonic() - started
         return RelayResponse(self, upstream, recording, started)
+
+    async def _send_unless_client_leaves(self, upstream_request: httpx.Request, receive: Any) -> httpx.Response:
+        """Send upstream and wait for its headers; a client leaving meanwhile cancels the request
+        (raises ClientDisconnect), so a slow upstream does not keep working for nobody."""
+        result: list[httpx.Response] = []
+        failure: list[Exception] = []
+        async with anyio.create_task_group() as group:
+
+            async def watch_disconnect() -> None:
+                while (await receive())["type"] != "http.disconnect":
+                    pass
+                group.cancel_scope.cancel()
+
+            group.start_soon(watch_disconnect)
+            try:
+                result.append(await self._client().send(upstream_request, stream=True))
+            except Exception as exc:  # noqa: BLE001 - raised below, outside the task group (not as a group)
+                failure.append(exc)
+            finally:
+                group.cancel_scope.cancel()
+        if failure:
+            raise failure[0]
+        if not result:
+            raise ClientDisconnect()
+        return result[0]
 
     def _failed(self, recording: Recording, started: float, status: int, kind: str, message: str, path: str) -> Response:
         recording.error, recording.error_kind = message, kind
