@@ -1,4 +1,4 @@
-"""The ``conformance`` command: run, serve, checks, faults (and report, profiles).
+"""The ``conformance`` command: run, serve, checks, faults (and report, profiles, proxy).
 
 Errors of the user's input print one line (``conformance: error: ...``) and exit non-zero;
 never a traceback. Exit codes (conformance/errors.py): 0 all good, 1 failures, 2 usage or
@@ -121,8 +121,8 @@ def build_parser() -> Parser:
 
 
 def _add_optional_commands(sub: Any) -> None:
-    """Commands contributed by other modules (reports, profiles)."""
-    for module_name in ("conformance.report.cli", "conformance.profiles_cli"):
+    """Commands contributed by other modules (reports, profiles, proxy)."""
+    for module_name in ("conformance.report.cli", "conformance.profiles_cli", "conformance.proxy.cli"):
         try:
             module = __import__(module_name, fromlist=["register"])
         except ImportError:
