@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from conformance.judge import CHAT, MESSAGES, MODEL, MODELS, Applicable, Facts, JudgeContext
+from conformance.facts import CHAT, MESSAGES, MODEL, MODELS, Applicable, Facts, JudgeContext
 from conformance.exchange import Exchange
 
 

@@ -136,7 +136,7 @@ def test_a_hostile_server_gets_verdicts_not_a_crash(tmp_path):
             conn.sendall(response(200, b"[1, 2, 3]"))
 
     with raw_server(handler) as url:
-        proc = cli("run", "--base-url", url, "--model", "m", "--report-dir", str(tmp_path), "--timeout", "5",
+        proc = cli("run", "--base-url", url, "--model", "m", "--report-dir", str(tmp_path), "--timeout", "5", "--force",
                    env={"CONFORMANCE_API_KEY": CANARY_KEY})
     assert proc.returncode == 1, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert "Traceback" not in proc.stderr
