@@ -67,6 +67,13 @@ def build() -> list[Applicable]:
     def chat_stream(f: Facts, x: Exchange, c: JudgeContext) -> bool:
         return f.endpoint == CHAT and f.success and x.is_sse
 
+    def chat_any_reply(f: Facts, x: Exchange, c: JudgeContext) -> bool:
+        """Any successful non-streamed answer, JSON object or not: the schema judges its shape."""
+        return f.endpoint == CHAT and f.success and not x.is_sse and x.error is None
+
+    def msg_any_reply(f: Facts, x: Exchange, c: JudgeContext) -> bool:
+        return f.endpoint == MESSAGES and f.success and not x.is_sse and x.error is None
+
     def msg_reply(f: Facts, x: Exchange, c: JudgeContext) -> bool:
         return f.endpoint == MESSAGES and f.success and not x.is_sse and isinstance(x.body, dict)
 
@@ -146,7 +153,7 @@ def build() -> list[Applicable]:
         Applicable(models.check_models_list_schema, lambda f, x, c: f.endpoint == MODELS and f.success, schema_args),
         Applicable(models.check_model_schema, lambda f, x, c: f.endpoint == MODEL and f.success, schema_args),
         # -- OpenAI chat: non-streamed reply --------------------------------------------------------
-        Applicable(oc.check_chat_response_schema, chat_reply, schema_args),
+        Applicable(oc.check_chat_response_schema, chat_any_reply, schema_args),
         Applicable(oc.check_created_timestamp, chat_reply, lambda f, x, c: (x.body.get("created"), x.ptr("/created"))),
         Applicable(oc.check_choice_indexes, chat_reply, lambda f, x, c: (x, _int(f.asked("n")))),
         Applicable(oc.check_finish_reason_value, chat_reply),
@@ -189,7 +196,7 @@ def build() -> list[Applicable]:
                    and f.asked("response_format").get("type") in ("json_object", "json_schema"),
                    lambda f, x, c: (x, ((f.asked("response_format").get("json_schema") or {}).get("schema")) if f.asked("response_format").get("type") == "json_schema" else None)),
         # -- Anthropic messages: non-streamed reply ------------------------------------------------
-        Applicable(an.check_message_schema, msg_reply, schema_args),
+        Applicable(an.check_message_schema, msg_any_reply, schema_args),
         # -- Anthropic messages: stream ------------------------------------------------------------
         Applicable(ans.check_stream_no_done, msg_stream),
         Applicable(ans.check_stream_event_names, msg_stream),
