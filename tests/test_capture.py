@@ -264,3 +264,45 @@ def test_rejudging_a_results_json_keeps_its_cases_and_says_when_a_stream_was_tru
     results = json.loads((tmp_path / "r" / "results.json").read_text())
     long = next(c for c in results["cases"] if c["id"].endswith("test_long"))
     assert "judged from its stored events" in long["reason"] and long["target"] == "gw"
+
+
+def test_rejudging_a_saved_run_applies_the_new_strictness(tmp_path, capsys):
+    reply = chat_reply()
+    del reply["choices"][0]["logprobs"], reply["choices"][0]["message"]["refusal"]  # omitted nullables: fine for SDKs, not for the spec
+    saved = {
+        "schema_version": "1", "tool": {"name": "conformance", "version": "0"}, "started_at": STARTED, "duration_s": 1, "strictness": "compatible",
+        "targets": [{"name": "gw", "base_url": "https://gw.example.com/v1", "profile": ["openai"]}],
+        "summary": {"total": 1, "passed": 1, "failed": 0, "warned": 0, "unsupported": 0, "skipped": 0, "errors": 0},
+        "cases": [{"id": "openai_chat/test_basic.py::test_basic", "target": "gw", "protocol": "openai", "feature": "basic", "title": "basic", "verdict": "PASS",
+                   "duration_s": 0, "findings": [],
+                   "exchanges": [{"request": {"method": "POST", "url": "https://gw.example.com/v1/chat/completions", "headers": {"authorization": "[REDACTED]"}, "body": REPLY_REQ},
+                                  "response": {"status": 200, "headers": {"content-type": "application/json"}, "body": reply, "events": None, "raw_sse": None, "error": None}}]}],
+    }
+    capture = save(tmp_path / "results.json", saved)
+    code, out, err = run_check(capsys, str(capture), "--report-dir", str(tmp_path / "same"))
+    assert code == 0 and "(compatible; openai)" in out, out + err
+    assert rules(tmp_path / "same") == {"openai_chat/test_basic.py::test_basic": set()}
+    code, out, err = run_check(capsys, str(capture), "--strictness", "strict", "--report-dir", str(tmp_path / "strict"))
+    assert code == 1 and "(strict; openai)" in out, out + err
+    assert rules(tmp_path / "strict") == {"openai_chat/test_basic.py::test_basic": {"chat_response_schema"}}
+
+
+def test_rejudging_carries_the_case_expectations_over(tmp_path, capsys):
+    saved = {
+        "schema_version": "1", "tool": {"name": "conformance", "version": "0"}, "started_at": STARTED, "duration_s": 1, "strictness": "compatible",
+        "targets": [{"name": "gw", "profile": "openai"}],
+        "summary": {"total": 1, "passed": 0, "failed": 1, "warned": 0, "unsupported": 0, "skipped": 0, "errors": 0},
+        "cases": [{"id": "openai_chat/test_errors.py::test_bad_role", "target": "gw", "protocol": "openai", "feature": "errors", "title": "bad role", "verdict": "FAIL",
+                   "duration_s": 0, "findings": [{"rule": "error_status", "check": "check_error_status", "class": None, "severity": "error", "message": "200 instead of 400", "pointer": "", "source": "x"}],
+                   "exchanges": [{"request": {"method": "POST", "url": "https://gw.example.com/v1/chat/completions", "headers": {}, "body": REPLY_REQ},
+                                  "response": {"status": 200, "headers": {"content-type": "application/json"}, "body": chat_reply(), "events": None, "raw_sse": None, "error": None}}]}],
+    }
+    capture = save(tmp_path / "results.json", saved)
+    code, out, err = run_check(capsys, str(capture), "--report-dir", str(tmp_path / "r"))
+    assert code == 1, out + err
+    results = json.loads((tmp_path / "r" / "results.json").read_text())
+    case = results["cases"][0]
+    assert (case["verdict"], [f["rule"] for f in case["findings"]]) == ("FAIL", ["error_status"])
+    assert "1 finding(s) of the case's own expectations carried over from the saved run" in case["reason"]
+    code, out, err = run_check(capsys, str(capture), "--disable-check", "check_error_status", "--report-dir", str(tmp_path / "off"))
+    assert code == 0, out + err

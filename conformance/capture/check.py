@@ -18,7 +18,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import time
-from collections import Counter
 from pathlib import Path
 from typing import Any, Callable, Iterable
 from urllib.parse import urlsplit
@@ -47,7 +46,8 @@ class Outcome:
     def exit_code(self) -> int:
         if self.invalid or not self.judged:
             return EXIT_USAGE
-        return EXIT_FAILURES if self.results["summary"]["failed"] else EXIT_OK
+        summary = self.results["summary"]
+        return EXIT_FAILURES if summary["failed"] or summary["errors"] else EXIT_OK
 
 
 def feature_of(facts: Any) -> str:
@@ -231,8 +231,10 @@ def command_check(args: Any, out: Callable[[str], None] = print, err: Callable[[
             raise ConfigError(f"unknown check '{name}' (see 'conformance checks')")
     strictness = Strictness(args.strictness) if args.strictness else (saved_strictness or Strictness.COMPATIBLE)
     outcome = check_files(paths, fmt=args.format, profiles=profiles, strictness=strictness, disabled=args.disable_check, saved=saved)
-    for skip in outcome.invalid:
+    for skip in outcome.invalid[:10]:
         err(f"conformance: error: {skip.label}: {skip.reason}")
+    if len(outcome.invalid) > 10:
+        err(f"conformance: error: {len(outcome.invalid) - 10} more unreadable entries")
     if not outcome.judged:
         skipped = outcome.not_llm + len(outcome.skipped)
         names = ", ".join(str(p) for p in paths)

@@ -21,11 +21,18 @@ import json
 from pathlib import Path
 from typing import Any, Iterator
 
-from conformance.capture import Entry, Item, Skip, pairs
+from conformance.capture import CaptureError, Entry, Item, Skip, pairs
 from conformance.exchange import MAX_RAW_SSE_CHARS
 
 
 def read(path: Path, data: bytes) -> Iterator[Item]:
+    items = list(_read(path, data))
+    if items and all(isinstance(item, Skip) and item.invalid and item.reason.startswith("invalid JSON") for item in items):
+        raise CaptureError(f"{path}: not JSONL (one JSON object per line): {items[0].label.partition('#')[2]}: {items[0].reason}")
+    yield from items
+
+
+def _read(path: Path, data: bytes) -> Iterator[Item]:
     text = data.decode("utf-8-sig", "replace")
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():

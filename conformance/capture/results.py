@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Iterator
 
 from conformance.capture import CaptureError, Item, Skip
 from conformance.capture.jsonl import entry_of, started_at
@@ -43,14 +43,3 @@ def read(path: Path, data: bytes) -> Iterator[Item]:
             label = f"{path.name}#{case_id}" + (f"/{i}" if len(exchanges) > 1 else "")
             yield entry_of(label, exchange, started, {**origin, "exchange": i})
 
-
-def profiles_of(path: Path) -> list[str]:
-    """The profiles a saved run was checked against (its first target's)."""
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-        profile = (doc.get("targets") or [{}])[0].get("profile")
-    except (OSError, ValueError, AttributeError, IndexError, TypeError):
-        return []
-    if isinstance(profile, str):
-        return [p.strip() for p in profile.split(",") if p.strip()]
-    return [str(p) for p in profile or []]
