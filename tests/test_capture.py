@@ -167,7 +167,10 @@ def test_raw_curl_capture_with_several_exchanges(tmp_path, capsys):
 
 def test_raw_curl_without_request_does_not_apply_request_driven_rules(tmp_path, capsys):
     # stop was asked and ignored, but the capture does not say so: no stop_honoured finding, no false FAIL
-    capture = save(tmp_path / "c.txt", "HTTP/1.1 200 OK\ncontent-type: text/event-stream\nDate: Tue, 14 Nov 2023 22:13:20 GMT\n\n" + chat_stream())
+    usage = json.dumps({"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": CREATED, "model": "m", "choices": [],
+                        "usage": {"prompt_tokens": 5, "completion_tokens": 1, "total_tokens": 6}})
+    stream = chat_stream().replace("data: [DONE]", f"data: {usage}\n\ndata: [DONE]")  # include_usage was asked, but the capture cannot say
+    capture = save(tmp_path / "c.txt", "HTTP/1.1 200 OK\ncontent-type: text/event-stream\nDate: Tue, 14 Nov 2023 22:13:20 GMT\n\n" + stream)
     code, out, err = run_check(capsys, str(capture), "--report-dir", str(tmp_path / "r"))
     assert code == 0, out + err
     assert rules(tmp_path / "r") == {"c.txt#0": set()}
@@ -306,3 +309,32 @@ def test_rejudging_carries_the_case_expectations_over(tmp_path, capsys):
     assert "1 finding(s) of the case's own expectations carried over from the saved run" in case["reason"]
     code, out, err = run_check(capsys, str(capture), "--disable-check", "check_error_status", "--report-dir", str(tmp_path / "off"))
     assert code == 0, out + err
+
+
+def test_har_entries_without_their_body_are_skipped_not_failed(tmp_path, capsys):
+    no_text = har_entry("https://api.example.com/v1/chat/completions", REPLY_REQ, 200, "", "application/json")
+    del no_text["response"]["content"]["text"]
+    empty_stream = har_entry("https://api.example.com/v1/chat/completions", STREAM_REQ, 200, "", "text/event-stream")
+    good = har_entry("https://api.example.com/v1/chat/completions", REPLY_REQ, 200, json.dumps(chat_reply()), "application/json")
+    capture = save(tmp_path / "devtools.har", har(no_text, empty_stream, good))
+    code, out, err = run_check(capsys, str(capture), "--report-dir", str(tmp_path / "r"))
+    assert code == 0, out + err
+    assert list(rules(tmp_path / "r")) == ["devtools.har#2"]
+    assert "2 without a judgeable exchange skipped" in out
+
+
+CURL_VERBOSE = (
+    "* Connected to api.example.com (127.0.0.1) port 443\n"
+    "> POST /v1/chat/completions HTTP/1.1\n> Host: api.example.com\n> Authorization: Bearer " + SECRET + "\n> Content-Type: application/json\n>\n"
+    "* upload completely sent off\n"
+    "< HTTP/1.1 200 OK\n< content-type: text/event-stream\n< date: Tue, 14 Nov 2023 22:13:20 GMT\n<\n" + chat_stream(done=False)
+)
+
+
+def test_curl_verbose_capture(tmp_path, capsys):
+    capture = save(tmp_path / "verbose.txt", CURL_VERBOSE)
+    code, out, err = run_check(capsys, str(capture), "--report-dir", str(tmp_path / "r"))
+    assert code == 1, out + err
+    assert rules(tmp_path / "r") == {"verbose.txt#0": {"stream_done_terminator"}}
+    results = (tmp_path / "r" / "results.json").read_text()
+    assert SECRET not in results and "https://api.example.com/v1/chat/completions" in results

@@ -30,6 +30,8 @@ from conformance.judge import MODEL, MODELS, OTHER, JudgeContext, applicable, fa
 from conformance.redact import Redactor
 
 DEFAULT_PROFILES = ["openai", "anthropic"]
+# rules that fire on what the request did *not* ask for: off when the request body is unknown
+UNKNOWN_REQUEST_OFF = frozenset({"check_stream_no_unrequested_usage"})
 SEVERITY_RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.ERROR: 2}
 
 
@@ -118,6 +120,12 @@ def check_files(
         outcome.judged += 1
         when = capture_time(item)
         here = dataclasses.replace(context, now=when) if when else context
+        if exchange.method == "POST" and exchange.request_body in (None, ""):
+            # what the request asked for is unknown: a rule that fires on something *not* asked
+            # for (usage without include_usage) would be a false FAIL
+            here = dataclasses.replace(here, disabled=here.disabled | UNKNOWN_REQUEST_OFF)
+            if not item.notes:
+                item.notes.append("the request body is not in the capture: rules that depend on what it asked for were not applied")
         findings = judge(exchange, here)
         checks = [entry.name for entry, _ in applicable(exchange, here, facts)]
         parts = urlsplit(exchange.url)

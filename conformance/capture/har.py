@@ -99,11 +99,13 @@ def entry(path: Path, i: int, raw: Any) -> Item:
     error = raw.get("_error") or resp.get("_error")
     if status == 0:  # blocked, aborted or failed: devtools record no response
         return Skip(label, f"no response was recorded (status 0{': ' + str(error) if error else ''})")
-    if response_body is None:
-        size = content.get("size")
-        if isinstance(size, int) and size > 0:
-            return Skip(label, "the response body is not in the capture (export the HAR with content)")
-        response_body = b""
+    mime = str(content.get("mimeType") or "").split(";")[0].strip().lower()
+    if response_body is None and status not in (204, 304) and method.upper() != "HEAD":
+        # judging a body that was simply not exported would be a false FAIL
+        return Skip(label, "the response body is not in the capture (export the HAR with content)")
+    if not response_body and mime == "text/event-stream":
+        return Skip(label, "the stream's body is not in the capture (browser devtools often leave event-stream bodies out of HAR exports; a proxy such as mitmproxy keeps them)")
+    response_body = response_body or b""
     headers = pairs(resp.get("headers"))
     if content.get("mimeType") and not any(k.lower() == "content-type" for k, _ in headers):
         headers.append(("content-type", str(content["mimeType"])))
