@@ -135,7 +135,9 @@ def check_files(
         case_id = str(origin.get("id") or item.label)
         case = groups.get(f"{target}\0{case_id}")
         if case is None:
-            title = origin.get("title") or f"{exchange.method} {parts.path or exchange.url}" + (" (stream)" if facts.stream else "")
+            model = facts.asked("model")
+            title = origin.get("title") or " ".join(filter(None, [exchange.method, parts.path or exchange.url, model if isinstance(model, str) else "",
+                                                                 "(stream)" if facts.stream else ""]))
             case = CaseRecord(id=case_id, target=target, protocol=str(origin.get("protocol") or facts.protocol or "other"),
                               feature=str(origin.get("feature") or feature_of(facts)), title=str(title))
             groups[f"{target}\0{case_id}"] = case
@@ -160,7 +162,7 @@ def check_files(
             case.reason = "; ".join(filter(None, [case.reason, f"{len(carried)} finding(s) of the case's own expectations carried over from the saved run"]))
         if case.verdict is None:
             case.verdict = derive_verdict(case.findings)
-    cases = sorted((c.to_dict() for c in groups.values()), key=lambda c: (c["target"], c["id"]))
+    cases = sorted((c.to_dict() for c in groups.values()), key=lambda c: c["target"])  # capture order within a target
     outcome.results = {
         "schema_version": "1",
         "tool": {"name": "conformance", "version": __version__},
