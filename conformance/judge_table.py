@@ -102,7 +102,7 @@ def build() -> list[Applicable]:
 
     def first_created(f: Facts, x: Exchange, c: JudgeContext) -> tuple[Any, ...] | None:
         for position, chunk in os_.chunks(x):
-            return (chunk.get("created"), x.event_ptr(position, "/created"))
+            return (chunk.get("created"), x.event_ptr(position, "/created"), c.now)
         return None
 
     def reply_nonempty(x: Exchange) -> bool:
@@ -154,7 +154,7 @@ def build() -> list[Applicable]:
         Applicable(models.check_model_schema, lambda f, x, c: f.endpoint == MODEL and f.success, schema_args),
         # -- OpenAI chat: non-streamed reply --------------------------------------------------------
         Applicable(oc.check_chat_response_schema, chat_any_reply, schema_args),
-        Applicable(oc.check_created_timestamp, chat_reply, lambda f, x, c: (x.body.get("created"), x.ptr("/created"))),
+        Applicable(oc.check_created_timestamp, chat_reply, lambda f, x, c: (x.body.get("created"), x.ptr("/created"), c.now)),
         Applicable(oc.check_choice_indexes, chat_reply, lambda f, x, c: (x, _int(f.asked("n")))),
         Applicable(oc.check_finish_reason_value, chat_reply),
         Applicable(oc.check_usage_arithmetic, chat_reply, lambda f, x, c: (x.body.get("usage"), x.ptr("/usage"), reply_nonempty(x))),
@@ -169,7 +169,7 @@ def build() -> list[Applicable]:
         Applicable(oc.check_created_timestamp, chat_stream, first_created),
         Applicable(os_.check_stream_include_usage, lambda f, x, c: chat_stream(f, x, c) and include_usage(f)),
         Applicable(oc.check_usage_arithmetic, lambda f, x, c: chat_stream(f, x, c) and include_usage(f), usage_chunk),
-        Applicable(os_.check_stream_no_unrequested_usage, lambda f, x, c: chat_stream(f, x, c) and not include_usage(f)),
+        Applicable(os_.check_stream_no_unrequested_usage, lambda f, x, c: chat_stream(f, x, c) and f.request_known and not include_usage(f)),
         # -- OpenAI chat: what the request asked for -----------------------------------------------
         Applicable(op.check_stream_n_choices, lambda f, x, c: chat_stream(f, x, c) and (_int(f.asked("n")) or 1) > 1,
                    lambda f, x, c: (x, _int(f.asked("n")))),
