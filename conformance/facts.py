@@ -67,7 +67,7 @@ def facts_of(exchange: Exchange, paths: dict[str, str] | None = None) -> Facts:
         stream=request.get("stream") is True,
         status=exchange.status,
         transport_error=exchange.error,
-        request_known=exchange.request_body is not None,
+        request_known=exchange.request_body not in (None, ""),
     )
 
 
