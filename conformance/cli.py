@@ -115,10 +115,24 @@ def build_parser() -> Parser:
     selftest.add_argument("--fault", action="append", default=[], metavar="NAME", help="only these faults")
     selftest.add_argument("--report-dir", metavar="DIR", help="where mutation.md is written (default: reports)")
 
+    _add_check_command(sub)
+
     sub.add_parser("checks", help="list every named check")
     sub.add_parser("faults", help="list the reference server's named faults")
     _add_optional_commands(sub)
     return parser
+
+
+def _add_check_command(sub: Any) -> None:
+    from conformance.capture import FORMATS
+
+    check = sub.add_parser("check", help="judge recorded traffic offline: HAR, raw curl captures, JSONL, or a saved results.json")
+    check.add_argument("files", nargs="+", metavar="FILE", help="capture(s) to judge (HAR, curl -i output, JSONL of {request, response}, results.json)")
+    check.add_argument("--format", choices=FORMATS, help="read every FILE as this format (default: detected from the content)")
+    check.add_argument("--profile", action="append", metavar="NAME", help="profile(s) to judge against (default: a results.json's own, else openai,anthropic)")
+    check.add_argument("--strictness", choices=[s.value for s in Strictness], help="compatible (default, or a results.json's own) or strict")
+    check.add_argument("--disable-check", action="append", default=[], metavar="CHECK", help="switch a check off by name (see 'conformance checks')")
+    check.add_argument("--report-dir", metavar="DIR", help="where reports are written (default: reports)")
 
 
 def _add_optional_commands(sub: Any) -> None:
@@ -373,6 +387,12 @@ def command_faults(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def command_check(args: argparse.Namespace) -> int:
+    from conformance.capture.check import command_check as run_check
+
+    return run_check(args)
+
+
 def command_selftest(args: argparse.Namespace) -> int:
     from conformance.selftest import command_selftest as run_selftest
 
@@ -380,7 +400,7 @@ def command_selftest(args: argparse.Namespace) -> int:
     return run_selftest(args)
 
 
-COMMANDS = {"run": command_run, "serve": command_serve, "checks": command_checks, "faults": command_faults, "selftest": command_selftest}
+COMMANDS = {"run": command_run, "serve": command_serve, "checks": command_checks, "faults": command_faults, "selftest": command_selftest, "check": command_check}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

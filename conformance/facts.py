@@ -25,6 +25,7 @@ class Facts:
     stream: bool  # the request asked for a stream
     status: int | None
     transport_error: str | None
+    request_known: bool = True  # False when the recording has no request body (curl -i, some HAR exports)
 
     @property
     def success(self) -> bool:
@@ -41,8 +42,9 @@ class Facts:
 def endpoint_of(method: str, url: str, paths: dict[str, str] | None = None) -> str:
     """The API endpoint a request went to, from its method and path (profile paths first)."""
     path = urlsplit(url).path.rstrip("/")
+    method = method.upper()
     for endpoint, suffix in (paths or {}).items():
-        if suffix and path.endswith(suffix.rstrip("/")):
+        if suffix and path.endswith(suffix.rstrip("/")) and method == "POST":
             return endpoint
     if method == "POST" and path.endswith("/chat/completions"):
         return CHAT
@@ -65,6 +67,7 @@ def facts_of(exchange: Exchange, paths: dict[str, str] | None = None) -> Facts:
         stream=request.get("stream") is True,
         status=exchange.status,
         transport_error=exchange.error,
+        request_known=exchange.request_body not in (None, ""),
     )
 
 
@@ -76,6 +79,7 @@ class JudgeContext:
     profiles: list[str] = field(default_factory=lambda: ["openai", "anthropic"])
     strictness: Strictness = Strictness.COMPATIBLE
     disabled: frozenset[str] = frozenset()
+    now: float | None = None  # the clock time-dependent rules compare with (an offline capture's own time); None: the local clock
     _schemas: Any = None
     _profile_cache: dict[str, Any] = field(default_factory=dict)
 

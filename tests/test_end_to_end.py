@@ -76,9 +76,9 @@ def test_faulty_server_exits_nonzero_with_the_named_check_failing(tmp_path, faul
                "--report-dir", str(tmp_path), "-k", "stream", env={"CONFORMANCE_API_KEY": CANARY_KEY})
     assert proc.returncode == 1
     results = json.loads((tmp_path / "results.json").read_text())
-    fired = {f["check"] for c in results["cases"] for f in c["findings"]}
-    assert fired == {"check_stream_role_first_only"}
-    assert "check_stream_role_first_only" in proc.stdout
+    fired = {(f["check"], f["rule"]) for c in results["cases"] for f in c["findings"]}
+    assert fired == {("check_stream_role_first_only", "stream_role_first_only")}
+    assert "stream_role_first_only" in proc.stdout
 
 
 @pytest.mark.parametrize(
