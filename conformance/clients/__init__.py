@@ -102,22 +102,14 @@ def aggregate(outcomes: Iterable[Any]) -> list[dict[str, Any]]:
 
 
 def exchange_from_dict(data: dict[str, Any], index: int = 0) -> Any:
-    """An :class:`~conformance.exchange.Exchange` again from its results.json form (recorded the one way)."""
-    import json
+    """An :class:`~conformance.exchange.Exchange` again from its results.json form, read the way
+    ``conformance check results.json`` reads it (conformance.capture); None when it cannot be."""
+    from conformance.capture import Entry, exchange_of
+    from conformance.capture.jsonl import entry_of
+    from conformance.redact import Redactor
 
-    from conformance.exchange import Exchange, record
-
-    req, resp = data.get("request") or {}, data.get("response") or {}
-    if resp.get("error") or not isinstance(resp.get("status"), int):
-        return Exchange(index, req.get("method", "POST"), req.get("url", ""), req.get("headers") or {}, req.get("body"),
-                        status=resp.get("status"), headers=resp.get("headers") or {}, error=resp.get("error") or "no status")
-    if resp.get("events") is not None:
-        body = str(resp.get("raw_sse") or "")
-    else:
-        value = resp.get("body")
-        body = json.dumps(value) if isinstance(value, (dict, list, int, float, bool)) else str(value or "")
-    return record(method=req.get("method", "POST"), url=req.get("url", ""), request_headers=req.get("headers") or {},
-                  request_body=req.get("body"), status=resp["status"], headers=resp.get("headers") or {}, body=body.encode(), index=index)
+    entry = entry_of(f"exchange {index}", data, None)
+    return exchange_of(entry, Redactor(), index) if isinstance(entry, Entry) else None
 
 
 def readiness(cases: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -127,7 +119,7 @@ def readiness(cases: list[dict[str, Any]]) -> list[dict[str, Any]]:
     cannot run give "not exercised" rows with the reason."""
     from conformance.clients import node
 
-    exchanges = [exchange_from_dict(x, i) for case in cases for i, x in enumerate(case.get("exchanges") or []) if isinstance(x, dict)]
+    exchanges = [x for x in (exchange_from_dict(x, i) for case in cases for i, x in enumerate(case.get("exchanges") or [])) if x is not None]
     outcomes: list[Any] = []
     try:
         for items in node.replay_many(exchanges):

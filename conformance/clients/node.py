@@ -203,16 +203,15 @@ def job_for(exchange: Any) -> dict[str, Any] | None:
     results.json dict), or None when the Node clients do not apply: not a chat/messages call,
     not a 2xx answer, a transport failure, or no body."""
     if isinstance(exchange, dict):
-        req, resp = exchange.get("request") or {}, exchange.get("response") or {}
-        method, url, request = req.get("method", "POST"), req.get("url", ""), req.get("body")
-        status_code, headers, error = resp.get("status"), resp.get("headers") or {}, resp.get("error")
-        sse = resp.get("events") is not None
-        body = resp.get("raw_sse") if sse else (json.dumps(resp["body"]) if isinstance(resp.get("body"), (dict, list)) else resp.get("body"))
-    else:
-        method, url, request = exchange.method, exchange.url, exchange.request_body
-        status_code, headers, error = exchange.status, exchange.headers, exchange.error
-        sse = exchange.is_sse
-        body = exchange.text or (exchange.raw_sse if sse else (json.dumps(exchange.body) if isinstance(exchange.body, (dict, list)) else exchange.body))
+        from conformance.clients import exchange_from_dict
+
+        exchange = exchange_from_dict(exchange)
+        if exchange is None:
+            return None
+    method, url, request = exchange.method, exchange.url, exchange.request_body
+    status_code, headers, error = exchange.status, exchange.headers, exchange.error
+    sse = exchange.is_sse
+    body = exchange.text or (exchange.raw_sse if sse else (json.dumps(exchange.body) if isinstance(exchange.body, (dict, list)) else exchange.body))
     protocol = _protocol(method or "", url or "")
     if protocol is None or error or not isinstance(status_code, int) or not 200 <= status_code < 300:
         return None
@@ -234,15 +233,12 @@ def _args(value: Any) -> Any:
 def our_reading(exchange: Any) -> dict[str, Any] | None:
     """The reply as we reassemble it: text of the first choice (or all text blocks), tool calls
     (name, parsed arguments) and the finish/stop reason."""
-    from conformance.exchange import record
+    if isinstance(exchange, dict):  # a results.json exchange: read again the way `conformance check` reads it
+        from conformance.clients import exchange_from_dict
 
-    if isinstance(exchange, dict):  # a results.json exchange: record it again, the one way
-        job = job_for(exchange)
-        if job is None:
+        exchange = exchange_from_dict(exchange)
+        if exchange is None:
             return None
-        req = exchange["request"]
-        exchange = record(method=req.get("method", "POST"), url=req.get("url", ""), request_headers={}, request_body=req.get("body"),
-                          status=job["status"], headers=job["headers"], body=job["body"].encode())
     protocol = _protocol(exchange.method, exchange.url)
     if protocol == "openai":
         if exchange.is_sse:
