@@ -79,5 +79,9 @@ def _faults() -> int:
     for fault, rows in table.items():
         broken = sorted(cf.breaking(rows))
         first = next((f"{o.client} {o.feature} ({label}): {o.detail.splitlines()[0][:140]}" for label, o in rows if o.outcome == "breaks"), "")
-        print(f"| {fault or '(clean server)'} | {', '.join(broken) or 'none: every client works'} | {first.replace('|', '/')} |")
+        if not rows:
+            verdict = "not exercised: no successful reply to replay"
+        else:
+            verdict = ", ".join(broken) or f"none: every client works ({len(rows)} replays)"
+        print(f"| {fault or '(clean server)'} | {verdict} | {first.replace('|', '/')} |")
     return EXIT_OK

@@ -359,6 +359,7 @@ class NodeReplayer:
 
     def run(self, jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Send every job, then collect every answer (one Node round trip per batch)."""
+        wait_s = max([ANSWER_TIMEOUT_S] + [float(j.get("timeout_ms") or 0) / 1000 + 30 for j in jobs])
         with self._lock:
             proc = self._start()
             ids = []
@@ -375,7 +376,7 @@ class NodeReplayer:
             answers: dict[int, dict[str, Any]] = {}
             while len(answers) < len(ids):
                 try:
-                    line = self._answers.get(timeout=ANSWER_TIMEOUT_S)
+                    line = self._answers.get(timeout=wait_s)
                 except queue.Empty:
                     self.close()
                     break
@@ -490,7 +491,8 @@ def replay(exchange: Any) -> list[ClientOutcome]:
 LIVE_KINDS = ("plain", "stream", "tools")
 
 
-def live(protocol: str, kind: str, base_url: str, api_key: str, model: str, headers: dict[str, str] | None = None) -> tuple[list[ClientOutcome], list[Any]]:
+def live(protocol: str, kind: str, base_url: str, api_key: str, model: str, headers: dict[str, str] | None = None,
+         timeout_s: float = 120.0) -> tuple[list[ClientOutcome], list[Any]]:
     """A live call of each Node client of ``protocol`` to the target (``kind``: plain, stream,
     tools): the outcomes, and the exchanges the clients made (recorded the one way, redacted)."""
     from conformance.exchange import record
@@ -501,7 +503,8 @@ def live(protocol: str, kind: str, base_url: str, api_key: str, model: str, head
     if worker is None:
         return [ClientOutcome(c, current.client_version(c), f"live {kind}", NOT_EXERCISED, current.reason) for c in CLIENTS
                 if not (c == "anthropic-node" and protocol != "anthropic" or c == "openai-node" and protocol != "openai")], []
-    job = {"op": "live", "protocol": protocol, "kind": kind, "base_url": base_url, "api_key": api_key, "model": model, "headers": headers or {}}
+    job = {"op": "live", "protocol": protocol, "kind": kind, "base_url": base_url, "api_key": api_key, "model": model, "headers": headers or {},
+           "timeout_ms": int(timeout_s * 1000)}
     answer = worker.run([job])[0]
     if "outcomes" not in answer:
         return [ClientOutcome("node", current.node_version or "?", f"live {kind}", NOT_EXERCISED, f"the Node process failed: {_scrub(str(answer.get('error')), api_key)}")], []

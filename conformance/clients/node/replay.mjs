@@ -75,12 +75,12 @@ function describe(err) {
   return `${name}: ${message}`.slice(0, 500) + cause;
 }
 
-function withTimeout(promise, what) {
+function withTimeout(promise, what, ms = JOB_TIMEOUT_MS) {
   let timer;
   return Promise.race([
     promise.finally(() => clearTimeout(timer)),
     new Promise((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what} did not finish within ${JOB_TIMEOUT_MS} ms`)), JOB_TIMEOUT_MS);
+      timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms);
     }),
   ]);
 }
@@ -148,9 +148,9 @@ function outcome(client, version, feature, fn) {
 }
 
 async function settle(item) {
-  const { client, version, feature, fn } = item;
+  const { client, version, feature, fn, timeoutMs } = item;
   try {
-    const result = await withTimeout(Promise.resolve().then(fn), `${client} ${feature}`);
+    const result = await withTimeout(Promise.resolve().then(fn), `${client} ${feature}`, timeoutMs || JOB_TIMEOUT_MS);
     if (result && result.notExercised) return { client, version, feature, outcome: "not exercised", detail: result.notExercised, result: null };
     return { client, version, feature, outcome: "works", detail: "", result };
   } catch (err) {
@@ -426,6 +426,7 @@ async function runJob(job) {
         return out?.notExercised ? out : liveCheck(job.kind)(out);
       };
       item.feature = `live ${job.kind}: ${item.feature}`;
+      item.timeoutMs = Number(job.timeout_ms) || JOB_TIMEOUT_MS;
     }
     const outcomes = await Promise.all(items.map(settle));
     return { outcomes, exchanges: captured };

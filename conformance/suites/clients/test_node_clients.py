@@ -13,7 +13,8 @@ from conformance.judge import JudgeContext, judge
 
 
 def _live(case, protocol: str, kind: str) -> None:
-    outcomes, exchanges = live(protocol, kind, case.target.base_url or "", case.session.api_key or "", case.model, dict(case.target.headers))
+    outcomes, exchanges = live(protocol, kind, case.target.base_url or "", case.session.api_key or "", case.model, dict(case.target.headers),
+                               timeout_s=case.target.limits.total_s)
     context = JudgeContext(profiles=list(case.target.profiles), strictness=case.strictness, disabled=frozenset(case.session.disabled))
     for exchange in exchanges:  # what the clients sent and got: judged like the suite's own exchanges
         exchange.index = case.transport.on_exchange(exchange)
