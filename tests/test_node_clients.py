@@ -374,3 +374,16 @@ def test_referee_checks_are_left_out_of_the_mutation_score():
 
 def test_replay_script_ships_inside_the_package():
     assert node.SCRIPT.is_file() and node.SCRIPT.parent.parent.name == "clients"
+
+
+def test_rules_a_node_client_breaks_on_are_failures_in_compatible():
+    """The Node evidence keeps the compatible reading honest: a fault some Node client breaks on
+    must be a FAIL in compatible mode through at least one of the checks the fault names."""
+    from conformance.checks import REGISTRY, load_all
+    from conformance.findings import Severity
+
+    load_all()
+    for fault, clients in NODE_BREAKS.items():
+        severities = {rule.id: rule.compatible for name in FAULTS[fault].expect if name in REGISTRY
+                      for rule in REGISTRY[name].rules.values() if not rule.id.endswith(".not_evaluated")}
+        assert Severity.ERROR in severities.values(), f"{fault} breaks {sorted(clients)} but none of its rules is a FAIL in compatible: {severities}"
