@@ -38,7 +38,7 @@ from conformance.target import (
 )
 from conformance.exchange import Exchange
 from conformance.redact import Redactor
-from conformance.transport import Transport
+from conformance.transport import Transport, close_pooled_clients, pooled_client
 
 CASE_PROPERTY = "conformance_case"
 SUITES_MARK = "conformance/suites/"
@@ -151,6 +151,7 @@ class Session:
         return self.target.api_key()
 
     def close(self) -> None:
+        close_pooled_clients()
         if self._server is not None:
             self._server.stop()
 
@@ -188,6 +189,7 @@ class CaseContext:
             redactor=redactor,
             extra_headers=self.target.headers,
             on_exchange=self._record_exchange,
+            client=pooled_client(self.target.base_url or "", self.target.limits),  # one client per worker: keep-alive, one TLS context
         )
         capability = marker_kwargs.get("capability")
         self.model = self.model_for(capability) if capability else self.target.model_for(None)
