@@ -255,7 +255,7 @@ def test_bench_tiny_runs_every_section_and_reports_json(tmp_path):
     assert [r["latency_ms"] for r in out["suite_vs_replay"]] == out["sizes"]["latencies"]
     for r in out["suite_vs_replay"]:
         assert r["cases"] >= 1 and r["exchanges"] >= 1
-        for key in ("suite_wall_s", "replay_s", "ratio", "overhead_ms_per_case", "overhead_ms_median"):
+        for key in ("suite_wall_s", "replay_s", "ratio", "overhead_ms_per_case", "overhead_ms_median", "startup_s"):
             assert isinstance(r[key], (int, float))
     s = out["stream"]
     assert s["events"] == out["sizes"]["events"] + 1  # the chunks and [DONE]
