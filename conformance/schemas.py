@@ -136,13 +136,18 @@ _TEXT = ("str",)  # the shape of an abstracted free-text string
 def _shape(value: Any, free_text: frozenset[str]) -> Any:
     """A hashable picture of ``value`` keeping everything validation can see, except the text of
     free-text properties (types are kept: 1, 1.0 and True are different shapes)."""
-    if isinstance(value, dict):
-        return ("{",) + tuple(
-            (k, _TEXT if k in free_text and isinstance(v, str) else _shape(v, free_text)) for k, v in value.items()
-        )
-    if isinstance(value, list):
-        return ("[",) + tuple(_shape(v, free_text) for v in value)
-    return (type(value).__name__, value)
+    kind = type(value)
+    if kind is dict:
+        return ("{",) + tuple([
+            (k, _TEXT if type(v) is str and k in free_text else _shape(v, free_text) if type(v) in _CONTAINERS else (type(v), v))
+            for k, v in value.items()
+        ])
+    if kind is list:
+        return ("[",) + tuple([_shape(v, free_text) if type(v) in _CONTAINERS else (type(v), v) for v in value])
+    return (kind, value)
+
+
+_CONTAINERS = (dict, list)
 
 
 def _constrained_names(schema: dict[str, Any], resolver: Any) -> set[str]:
