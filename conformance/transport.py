@@ -54,9 +54,16 @@ def ssl_context() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
+# An idle connection is dropped after this long, before common server keep-alive timeouts (gunicorn
+# 2 s, uvicorn and Node 5 s) can close it under a request being sent; cases follow each other
+# within milliseconds, so a run still reuses its connections.
+KEEPALIVE_S = 1.0
+
+
 def _new_client(limits: Limits) -> httpx.Client:
     timeout = httpx.Timeout(connect=limits.connect_s, read=limits.read_s, write=limits.read_s, pool=limits.connect_s)
-    return httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False, verify=ssl_context())
+    pool = httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=KEEPALIVE_S)
+    return httpx.Client(timeout=timeout, limits=pool, follow_redirects=False, trust_env=False, verify=ssl_context())
 
 
 _POOL: dict[tuple[int, str, Limits], httpx.Client] = {}

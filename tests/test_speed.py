@@ -110,6 +110,7 @@ def test_the_pool_is_keyed_by_origin_and_transport_limits():
     assert pooled_client("http://127.0.0.1:2/v1") is not a
     assert pooled_client("http://127.0.0.1:1/v1", Limits(read_s=1)) is not a
     assert a.timeout.read == Limits().read_s
+    assert a._transport._pool._keepalive_expiry <= 2.0  # idle connections go before servers drop them
     close_pooled_clients()
     assert pooled_client("http://127.0.0.1:1/v1") is not a  # a closed client is replaced
 
