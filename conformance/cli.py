@@ -103,6 +103,8 @@ def build_parser() -> Parser:
     serve.add_argument("--profile", action="append", metavar="NAME", help="emulate these profiles (default: crossmodel-openai, crossmodel-anthropic)")
     serve.add_argument("--fault", action="append", default=[], metavar="NAME", help="inject a named fault into every response")
     serve.add_argument("--api-key-env", default=DEFAULT_KEY_ENV, metavar="NAME", help=f"environment variable holding the key the server accepts (default {DEFAULT_KEY_ENV})")
+    serve.add_argument("--latency", type=float, default=0.0, metavar="MS", help="wait MS milliseconds before each /v1 response starts (simulates network and model latency)")
+    serve.add_argument("--chunk-delay", type=float, default=0.0, metavar="MS", help="wait MS milliseconds before each further chunk of a body, e.g. between stream events")
 
     selftest = sub.add_parser("selftest", help="prove the checks: run the suite against every named fault of the reference server")
     selftest.add_argument("--fault", action="append", default=[], metavar="NAME", help="only these faults")
@@ -129,8 +131,8 @@ def _add_check_command(sub: Any) -> None:
 
 
 def _add_optional_commands(sub: Any) -> None:
-    """Commands contributed by other modules (reports, profiles, proxy)."""
-    for module_name in ("conformance.report.cli", "conformance.profiles_cli", "conformance.proxy.cli"):
+    """Commands contributed by other modules (reports, profiles, proxy, bench)."""
+    for module_name in ("conformance.report.cli", "conformance.profiles_cli", "conformance.proxy.cli", "conformance.bench"):
         try:
             module = __import__(module_name, fromlist=["register"])
         except ImportError:
@@ -243,12 +245,16 @@ def command_serve(args: argparse.Namespace) -> int:
             raise ConfigError(f"unknown fault '{fault}' (see 'conformance faults')")
     if not 0 <= args.port <= 65535:
         raise ConfigError(f"--port {args.port} is not a port number")
+    for option, value in (("--latency", args.latency), ("--chunk-delay", args.chunk_delay)):
+        if not 0 <= value <= 600_000:
+            raise ConfigError(f"{option} must be between 0 and 600000 milliseconds, not {value:g}")
     key = os.environ.get(args.api_key_env)
     if not key:
         raise ConfigError(f"set the API key the server should accept in ${args.api_key_env} (e.g. export {args.api_key_env}=sk-local-test)")
-    settings = ServerSettings(api_keys=frozenset({key}), profiles=tuple(profiles), faults=frozenset(args.fault))
+    settings = ServerSettings(api_keys=frozenset({key}), profiles=tuple(profiles), faults=frozenset(args.fault), latency_ms=args.latency, chunk_delay_ms=args.chunk_delay)
     print(f"reference server: http://{args.host}:{args.port}/v1 emulating {', '.join(profiles)}; models: {', '.join(model_ids(settings))}")
-    print(f"auth: the key in ${args.api_key_env}" + (f"; faults: {', '.join(args.fault)}" if args.fault else ""))
+    delays = [f"latency {args.latency:g} ms"] * bool(args.latency) + [f"chunk delay {args.chunk_delay:g} ms"] * bool(args.chunk_delay)
+    print(f"auth: the key in ${args.api_key_env}" + (f"; faults: {', '.join(args.fault)}" if args.fault else "") + (f"; {', '.join(delays)}" if delays else ""))
     sys.stdout.flush()
     serve_forever(settings, args.host, args.port)
     return EXIT_OK

@@ -15,7 +15,7 @@ from conformance.findings import CaseRecord, Finding, Verdict
 from conformance.judge import JudgeContext, applicable, run_check
 from conformance.plugin import SUITES_MARK
 from conformance.redact import Redactor
-from conformance.transport import Transport
+from conformance.transport import Transport, pooled_client
 
 if TYPE_CHECKING:
     from conformance.plugin.session import Session
@@ -45,6 +45,7 @@ class CaseContext:
             redactor=redactor,
             extra_headers=self.target.headers,
             on_exchange=self._record_exchange,
+            client=pooled_client(self.target.base_url or "", self.target.limits),  # one client per worker: keep-alive, one TLS context
         )
         capability = marker_kwargs.get("capability")
         self.model = self.model_for(capability) if capability else self.target.model_for(None)

@@ -9,6 +9,7 @@ import pytest
 from conformance import profiles
 from conformance.plugin.options import run_config
 from conformance.target import EMBEDDED_ENV
+from conformance.transport import close_pooled_clients
 
 
 class Session:
@@ -52,5 +53,6 @@ class Session:
         return self.target.api_key()
 
     def close(self) -> None:
+        close_pooled_clients()
         if self._server is not None:
             self._server.stop()
