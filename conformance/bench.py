@@ -197,8 +197,8 @@ def served(latency_ms: float) -> Iterator[tuple[str, str]]:
 def run_suite(url: str, key: str, report_dir: Path, *, workers: int | None = None, cases: str | None = None) -> tuple[float, dict[str, Any]]:
     """The suite as ``conformance run`` invokes it, against a served reference server (used as the
     embedded one, so every protocol gets its profile's default model): (wall seconds, results)."""
-    from conformance.cli import pytest_args
-    from conformance.pytest_plugin import EMBEDDED_ENV
+    from conformance.runner import pytest_args
+    from conformance.target import EMBEDDED_ENV
     from conformance.target import RUN_CONFIG_ENV
 
     ns = argparse.Namespace(keyword=cases, markexpr=None, exitfirst=False, workers=workers, alluredir=None, verbose=False, quiet=True)
