@@ -9,22 +9,17 @@ fallback folder.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import json
 import math
 import os
 import sys
-import tempfile
-from pathlib import Path
-from typing import Any, Iterator, NoReturn, Sequence
+from typing import Any, NoReturn, Sequence
 
 from conformance import __version__
-from conformance.errors import EXIT_FAILURES, EXIT_OK, EXIT_REPORT_FALLBACK, EXIT_USAGE, ConfigError, ConformanceError
+from conformance.errors import EXIT_OK, EXIT_USAGE, ConfigError, ConformanceError
 from conformance.findings import Strictness
 from conformance.target import (
     CAPABILITIES,
     DEFAULT_KEY_ENV,
-    RUN_CONFIG_ENV,
     RunConfig,
     Target,
     check_base_url,
@@ -39,7 +34,6 @@ from conformance.target import (
     validate_table,
 )
 
-SUITES_DIR = Path(__file__).resolve().parent / "suites"
 
 
 class Parser(argparse.ArgumentParser):
@@ -110,6 +104,8 @@ def build_parser() -> Parser:
     serve.add_argument("--profile", action="append", metavar="NAME", help="emulate these profiles (default: crossmodel-openai, crossmodel-anthropic)")
     serve.add_argument("--fault", action="append", default=[], metavar="NAME", help="inject a named fault into every response")
     serve.add_argument("--api-key-env", default=DEFAULT_KEY_ENV, metavar="NAME", help=f"environment variable holding the key the server accepts (default {DEFAULT_KEY_ENV})")
+    serve.add_argument("--latency", type=float, default=0.0, metavar="MS", help="wait MS milliseconds before each /v1 response starts (simulates network and model latency)")
+    serve.add_argument("--chunk-delay", type=float, default=0.0, metavar="MS", help="wait MS milliseconds before each further chunk of a body, e.g. between stream events")
 
     selftest = sub.add_parser("selftest", help="prove the checks: run the suite against every named fault of the reference server")
     selftest.add_argument("--fault", action="append", default=[], metavar="NAME", help="only these faults")
@@ -136,8 +132,8 @@ def _add_check_command(sub: Any) -> None:
 
 
 def _add_optional_commands(sub: Any) -> None:
-    """Commands contributed by other modules (reports, profiles, proxy, clients)."""
-    for module_name in ("conformance.report.cli", "conformance.profiles_cli", "conformance.proxy.cli", "conformance.clients.cli"):
+    """Commands contributed by other modules (reports, profiles, proxy, bench, clients)."""
+    for module_name in ("conformance.report.cli", "conformance.profiles_cli", "conformance.proxy.cli", "conformance.bench", "conformance.clients.cli"):
         try:
             module = __import__(module_name, fromlist=["register"])
         except ImportError:
@@ -225,75 +221,8 @@ def preflight(target: Target, force: bool = False) -> None:
     check_target(target, force=force)
 
 
-class RunOutcome:
-    """A pytest plugin object for the in-process run: what the session wrote, and any problem doing so."""
-
-    def __init__(self) -> None:
-        self.written: list[Path] = []
-        self.report_problem: str | None = None
-
-    def pytest_unconfigure(self, config: Any) -> None:
-        self.written = list(getattr(config, "_conformance_written", []) or [])
-        self.report_problem = getattr(config, "_conformance_report_problem", None)
-
-
-@contextlib.contextmanager
-def embedded_server(target: Target, faults: list[str]) -> Iterator[None]:
-    """Start the reference server for an embedded target; expose it to the plugin (and workers)."""
-    from conformance.pytest_plugin import EMBEDDED_ENV
-    from conformance.reference.app import DEFAULT_PROFILES, ServerSettings, new_api_key
-    from conformance.reference.faults import FAULTS
-    from conformance.reference.server import EmbeddedServer
-
-    for fault in faults:
-        if fault not in FAULTS:
-            raise ConfigError(f"unknown fault '{fault}' (see 'conformance faults')")
-    key = new_api_key()
-    settings = ServerSettings(api_keys=frozenset({key}), profiles=tuple(target.profiles or DEFAULT_PROFILES), faults=frozenset(faults))
-    with EmbeddedServer(settings) as server:
-        previous = os.environ.get(EMBEDDED_ENV)
-        os.environ[EMBEDDED_ENV] = f"{server.base_url}|{key}"
-        try:
-            yield
-        finally:
-            if previous is None:
-                os.environ.pop(EMBEDDED_ENV, None)
-            else:
-                os.environ[EMBEDDED_ENV] = previous
-
-
-def pytest_args(args: argparse.Namespace) -> list[str]:
-    out = [str(SUITES_DIR), "-c", str(SUITES_DIR / "pytest.ini"), "--rootdir", str(SUITES_DIR)]
-    if not _plugin_registered():
-        out += ["-p", "conformance.pytest_plugin"]
-    if args.keyword:
-        out += ["-k", args.keyword]
-    if args.markexpr:
-        out += ["-m", args.markexpr]
-    if args.exitfirst:
-        out.append("-x")
-    if args.workers:
-        out += ["-n", str(args.workers)]
-    if args.alluredir:
-        out += ["--alluredir", args.alluredir]
-    out += ["-v"] if args.verbose else ["-q"]
-    if args.quiet:
-        out += ["-q", "--no-header", "-p", "no:warnings"]
-    if args.verbose:
-        out += ["-o", "console_output_style=count", "-rfE"]
-    else:  # a progress line (conformance/progress.py) instead of pytest's dots
-        out += ["--conformance-progress", "quiet" if args.quiet else "auto", "-o", "console_output_style=classic", "-rN"]
-    return out
-
-
-def _plugin_registered() -> bool:
-    from importlib.metadata import entry_points
-
-    return any(ep.value == "conformance.pytest_plugin" for ep in entry_points(group="pytest11"))
-
-
 def command_run(args: argparse.Namespace) -> int:
-    import pytest
+    from conformance import runner
 
     run = resolve_run(args)
     _ask_clients(args.clients)
@@ -302,28 +231,7 @@ def command_run(args: argparse.Namespace) -> int:
     for target in run.targets:
         if not target.embedded:
             preflight(target, force=args.force)
-    if len(run.targets) > 1:
-        from conformance.report.cli import run_many  # several targets: one run each, then the matrix
-
-        return run_many(run, args, pytest_args(args))
-    target = run.targets[0]
-    outcome = RunOutcome()
-    with tempfile.TemporaryDirectory(prefix="conformance-") as tmp:
-        config_file = Path(tmp) / "run.json"
-        config_file.write_text(run.to_json())
-        os.environ[RUN_CONFIG_ENV] = str(config_file)
-        try:
-            with embedded_server(target, args.fault) if target.embedded else contextlib.nullcontext():
-                code = pytest.main(pytest_args(args), plugins=[outcome])
-        finally:
-            os.environ.pop(RUN_CONFIG_ENV, None)
-    if outcome.report_problem:  # the report dir failed at the end: say where results.json went
-        print(f"conformance: error: {outcome.report_problem}", file=sys.stderr)
-        return EXIT_REPORT_FALLBACK
-    from conformance.report.cli import append_step_summary
-
-    append_step_summary(run.report_dir)
-    return exit_code(int(code), args)
+    return runner.run(run, args)
 
 
 def _ask_clients(values: list[str]) -> None:
@@ -336,14 +244,6 @@ def _ask_clients(values: list[str]) -> None:
             raise ConfigError(f"unknown client lane '{lane}' (known: {', '.join(sorted(LANES))})")
     if lanes:
         os.environ[CLIENTS_ENV] = ",".join(lanes)
-
-
-def exit_code(code: int, args: argparse.Namespace) -> int:
-    if code in (0, 1, 3):
-        return code
-    if code == 5:
-        raise ConfigError(f"no case matched the selection ({' '.join(filter(None, [args.keyword and '-k ' + args.keyword, args.markexpr and '-m ' + args.markexpr]))})")
-    return EXIT_USAGE
 
 
 # -- serve, checks, faults ---------------------------------------------------------------------------
@@ -359,12 +259,16 @@ def command_serve(args: argparse.Namespace) -> int:
             raise ConfigError(f"unknown fault '{fault}' (see 'conformance faults')")
     if not 0 <= args.port <= 65535:
         raise ConfigError(f"--port {args.port} is not a port number")
+    for option, value in (("--latency", args.latency), ("--chunk-delay", args.chunk_delay)):
+        if not 0 <= value <= 600_000:
+            raise ConfigError(f"{option} must be between 0 and 600000 milliseconds, not {value:g}")
     key = os.environ.get(args.api_key_env)
     if not key:
         raise ConfigError(f"set the API key the server should accept in ${args.api_key_env} (e.g. export {args.api_key_env}=sk-local-test)")
-    settings = ServerSettings(api_keys=frozenset({key}), profiles=tuple(profiles), faults=frozenset(args.fault))
+    settings = ServerSettings(api_keys=frozenset({key}), profiles=tuple(profiles), faults=frozenset(args.fault), latency_ms=args.latency, chunk_delay_ms=args.chunk_delay)
     print(f"reference server: http://{args.host}:{args.port}/v1 emulating {', '.join(profiles)}; models: {', '.join(model_ids(settings))}")
-    print(f"auth: the key in ${args.api_key_env}" + (f"; faults: {', '.join(args.fault)}" if args.fault else ""))
+    delays = [f"latency {args.latency:g} ms"] * bool(args.latency) + [f"chunk delay {args.chunk_delay:g} ms"] * bool(args.chunk_delay)
+    print(f"auth: the key in ${args.api_key_env}" + (f"; faults: {', '.join(args.fault)}" if args.fault else "") + (f"; {', '.join(delays)}" if delays else ""))
     sys.stdout.flush()
     serve_forever(settings, args.host, args.port)
     return EXIT_OK

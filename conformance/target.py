@@ -29,6 +29,7 @@ DEFAULT_KEY_ENV = "CONFORMANCE_API_KEY"
 FALLBACK_KEY_ENV = "OPENAI_API_KEY"
 EXTERNAL_PROFILES = ["openai", "anthropic"]
 RUN_CONFIG_ENV = "CONFORMANCE_RUN_CONFIG"
+EMBEDDED_ENV = "CONFORMANCE_EMBEDDED"  # "url|key" of an embedded server started by the controller
 
 # keys accepted in a config file (and in each [[targets]] entry)
 TARGET_KEYS = {

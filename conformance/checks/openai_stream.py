@@ -14,17 +14,33 @@ from conformance.exchange import Exchange
 STREAM_SOURCE = "CrossModel 000 §Streaming response; openai-python lib/streaming/_deltas.py"
 
 
+def _memo(exchange: Exchange, name: str, compute: Any) -> Any:
+    """Computed once per events list of an exchange: every stream check walks the same chunks,
+    and a stream may have a million of them."""
+    events = exchange.events or []
+    cached = exchange.__dict__.get(name)
+    if cached is not None and cached[0] is events and cached[1] == len(events):
+        return cached[2]
+    value = compute(exchange)
+    exchange.__dict__[name] = (events, len(events), value)
+    return value
+
+
 def chunks(exchange: Exchange) -> list[tuple[int, dict[str, Any]]]:
     """(event position, chunk) for every JSON object event that is not an error."""
-    return [
+    return _memo(exchange, "_stream_chunks", lambda ex: [
         (position, event.json)
-        for position, event in exchange.json_events()
+        for position, event in ex.json_events()
         if isinstance(event.json, dict) and "error" not in event.json
-    ]
+    ])
 
 
 def choice_entries(exchange: Exchange) -> list[tuple[int, int, dict[str, Any]]]:
     """(event position, position in choices, choice) for every choice of every chunk."""
+    return _memo(exchange, "_stream_choices", _choice_entries)
+
+
+def _choice_entries(exchange: Exchange) -> list[tuple[int, int, dict[str, Any]]]:
     out = []
     for position, chunk in chunks(exchange):
         choices = chunk.get("choices")
@@ -36,13 +52,13 @@ def choice_entries(exchange: Exchange) -> list[tuple[int, int, dict[str, Any]]]:
 
 def streamed_text(exchange: Exchange, field: str = "content") -> dict[int, str]:
     """The concatenated delta text per choice index."""
-    texts: dict[int, str] = {}
+    pieces: dict[int, list[str]] = {}  # joined once: repeated concatenation is quadratic on long streams
     for _, _, choice in choice_entries(exchange):
         delta = choice.get("delta")
         piece = delta.get(field) if isinstance(delta, dict) else None
         if isinstance(piece, str):
-            index = choice.get("index", 0)
-            texts[index] = texts.get(index, "") + piece
+            pieces.setdefault(choice.get("index", 0), []).append(piece)
+    texts = {index: "".join(parts) for index, parts in pieces.items()}
     return texts
 
 

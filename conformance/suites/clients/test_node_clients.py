@@ -9,17 +9,14 @@ import pytest
 from conformance.checks.node_clients import check_node_clients
 from conformance.clients import NOT_EXERCISED
 from conformance.clients.node import LIVE_KINDS, live
-from conformance.judge import JudgeContext, judge
 
 
 def _live(case, protocol: str, kind: str) -> None:
     outcomes, exchanges = live(protocol, kind, case.target.base_url or "", case.session.api_key or "", case.model, dict(case.target.headers),
                                timeout_s=case.target.limits.total_s)
-    context = JudgeContext(profiles=list(case.target.profiles), strictness=case.strictness, disabled=frozenset(case.session.disabled))
     for exchange in exchanges:  # what the clients sent and got: judged like the suite's own exchanges
         exchange.index = case.transport.on_exchange(exchange)
-        for finding in judge(exchange, context):
-            case.record.add(finding)
+        case.judge(exchange)
     exercised = [o for o in outcomes if o.outcome != NOT_EXERCISED]
     if not exercised:
         case.skip(f"the Node clients were not exercised: {outcomes[0].detail if outcomes else 'no client applies'}")
