@@ -387,3 +387,22 @@ def test_rules_a_node_client_breaks_on_are_failures_in_compatible():
         severities = {rule.id: rule.compatible for name in FAULTS[fault].expect if name in REGISTRY
                       for rule in REGISTRY[name].rules.values() if not rule.id.endswith(".not_evaluated")}
         assert Severity.ERROR in severities.values(), f"{fault} breaks {sorted(clients)} but none of its rules is a FAIL in compatible: {severities}"
+
+
+def test_offline_check_replays_the_capture_through_the_node_clients(server, tmp_path):
+    _available()
+    faulty = _exchange(server, "openai", "stream", "no_finish_reason")
+    clean = _exchange(server, "anthropic", "plain", None)
+    capture = tmp_path / "capture.json"
+    capture.write_text(json.dumps({"schema_version": "1", "cases": [
+        {"id": "app/stream", "target": "app", "exchanges": [faulty.to_dict()]},
+        {"id": "app/plain", "target": "app", "exchanges": [clean.to_dict()]},
+    ]}))
+    proc = _cli("check", str(capture), "--report-dir", str(tmp_path / "out"))
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    rules = {f["rule"] for c in results["cases"] for f in c["findings"]}
+    assert "node_clients" in rules
+    rows = {(r["client"], r["feature"]): r for r in results["client_readiness"]}
+    assert rows[("openai-node", "chat.completions.stream finalChatCompletion")]["outcome"] == BREAKS
+    assert rows[("anthropic-node", "messages.create")]["outcome"] == WORKS
