@@ -26,6 +26,7 @@ from conformance.target import (
     RunConfig,
     Target,
     check_base_url,
+    budgets_from,
     check_profiles,
     find_config_file,
     limits_from,
@@ -54,6 +55,9 @@ def build_parser() -> Parser:
     run.add_argument("--model", help="model for general cases")
     for capability in CAPABILITIES:
         run.add_argument(f"--model-{capability}", metavar="MODEL", help=f"model for {capability} cases (default: --model)")
+    run.add_argument("--max-tokens", type=int, metavar="N", help="token budget of every case (default 256; config: [limits] max_tokens)")
+    for capability in CAPABILITIES:
+        run.add_argument(f"--max-tokens-{capability}", type=int, metavar="N", help=f"token budget of {capability} cases (config: [limits] max_tokens_{capability})")
     run.add_argument("--api-key-env", metavar="NAME", help=f"environment variable holding the API key (default {DEFAULT_KEY_ENV}, falling back to OPENAI_API_KEY)")
     run.add_argument("--profile", action="append", metavar="NAME", help="profile(s) to check against, repeatable or comma separated (see 'conformance profiles')")
     run.add_argument("--config", metavar="FILE", help="config file (default: ./conformance.toml, or [tool.conformance] in ./pyproject.toml)")
@@ -64,6 +68,7 @@ def build_parser() -> Parser:
     run.add_argument("--disable-check", action="append", default=[], metavar="CHECK", help="switch a check off by name (see 'conformance checks')")
     run.add_argument("--timeout", type=float, metavar="SECONDS", help="total time allowed for one exchange (default 120)")
     run.add_argument("--fault", action="append", default=[], metavar="NAME", help="embedded server only: inject a named fault (see 'conformance faults')")
+    run.add_argument("--tolerance", action="append", default=[], metavar="NAME", help="embedded server only: show a named legal variation (see 'conformance tolerances')")
     run.add_argument("-k", dest="keyword", metavar="EXPR", help="only run cases matching the pytest -k expression")
     run.add_argument("-m", dest="markexpr", metavar="EXPR", help="only run cases matching the pytest -m expression")
     run.add_argument("-x", "--exitfirst", action="store_true", help="stop at the first failing case")
@@ -78,6 +83,7 @@ def build_parser() -> Parser:
     serve.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
     serve.add_argument("--profile", action="append", metavar="NAME", help="emulate these profiles (default: crossmodel-openai, crossmodel-anthropic)")
     serve.add_argument("--fault", action="append", default=[], metavar="NAME", help="inject a named fault into every response")
+    serve.add_argument("--tolerance", action="append", default=[], metavar="NAME", help="show a named legal variation in every response (combinable; see 'conformance tolerances')")
     serve.add_argument("--api-key-env", default=DEFAULT_KEY_ENV, metavar="NAME", help=f"environment variable holding the key the server accepts (default {DEFAULT_KEY_ENV})")
 
     selftest = sub.add_parser("selftest", help="prove the checks: run the suite against every named fault of the reference server")
@@ -86,6 +92,7 @@ def build_parser() -> Parser:
 
     sub.add_parser("checks", help="list every named check")
     sub.add_parser("faults", help="list the reference server's named faults")
+    sub.add_parser("tolerances", help="list the reference server's named tolerances (legal variations)")
     _add_optional_commands(sub)
     return parser
 
@@ -135,6 +142,8 @@ def _target_from(scope: dict[str, Any], args: argparse.Namespace, i: int, count:
     headers.update(dict(parse_header(h) for h in args.header))
     profiles = [p for value in (args.profile or []) for p in profile_list(value)] or profile_list(scope.get("profile"))
     limits = limits_from(scope.get("timeouts"), scope.get("max_response_bytes"))
+    budgets = budgets_from(scope.get("limits"), {"max_tokens": args.max_tokens,
+                                                 **{f"max_tokens_{c}": getattr(args, f"max_tokens_{c}") for c in CAPABILITIES}})
     if args.timeout:
         if args.timeout <= 0:
             raise ConfigError("--timeout must be a positive number of seconds")
@@ -149,6 +158,7 @@ def _target_from(scope: dict[str, Any], args: argparse.Namespace, i: int, count:
         headers=headers,
         image_url=args.image_url or scope.get("image_url"),
         limits=limits,
+        budgets=budgets,
     )
     if target.base_url and not target.model and not _model_optional(target):
         raise ConfigError(f"target {target.name}: --model is required with --base-url (or set model in the config file)")
@@ -186,7 +196,7 @@ def preflight(target: Target) -> None:
 
 
 @contextlib.contextmanager
-def embedded_server(target: Target, faults: list[str]) -> Iterator[None]:
+def embedded_server(target: Target, faults: list[str], tolerances: Sequence[str] = ()) -> Iterator[None]:
     """Start the reference server for an embedded target; expose it to the plugin (and workers)."""
     from conformance.pytest_plugin import EMBEDDED_ENV
     from conformance.reference.app import DEFAULT_PROFILES, ServerSettings, new_api_key
@@ -196,8 +206,10 @@ def embedded_server(target: Target, faults: list[str]) -> Iterator[None]:
     for fault in faults:
         if fault not in FAULTS:
             raise ConfigError(f"unknown fault '{fault}' (see 'conformance faults')")
+    check_tolerances(tolerances)
     key = new_api_key()
-    settings = ServerSettings(api_keys=frozenset({key}), profiles=tuple(target.profiles or DEFAULT_PROFILES), faults=frozenset(faults))
+    settings = ServerSettings(api_keys=frozenset({key}), profiles=tuple(target.profiles or DEFAULT_PROFILES), faults=frozenset(faults),
+                              tolerances=frozenset(tolerances))
     with EmbeddedServer(settings) as server:
         previous = os.environ.get(EMBEDDED_ENV)
         os.environ[EMBEDDED_ENV] = f"{server.base_url}|{key}"
@@ -208,6 +220,18 @@ def embedded_server(target: Target, faults: list[str]) -> Iterator[None]:
                 os.environ.pop(EMBEDDED_ENV, None)
             else:
                 os.environ[EMBEDDED_ENV] = previous
+
+
+def check_tolerances(names: Sequence[str]) -> None:
+    from conformance.reference.tolerances import TOLERANCES
+
+    for name in names:
+        if name not in TOLERANCES:
+            raise ConfigError(f"unknown tolerance '{name}' (see 'conformance tolerances')")
+    for name in names:
+        clash = [other for other in TOLERANCES[name].conflicts if other in names]
+        if clash:
+            raise ConfigError(f"tolerances '{name}' and '{clash[0]}' cannot be combined (together they break a client; see 'conformance tolerances')")
 
 
 def pytest_args(args: argparse.Namespace) -> list[str]:
@@ -246,6 +270,9 @@ def command_run(args: argparse.Namespace) -> int:
     run = resolve_run(args)
     if args.fault and not all(t.embedded for t in run.targets):
         raise ConfigError("--fault applies to the embedded reference server only (drop --base-url)")
+    if args.tolerance and not all(t.embedded for t in run.targets):
+        raise ConfigError("--tolerance applies to the embedded reference server only (drop --base-url)")
+    check_tolerances(args.tolerance)
     for target in run.targets:
         if not target.embedded:
             preflight(target)
@@ -259,7 +286,7 @@ def command_run(args: argparse.Namespace) -> int:
         config_file.write_text(run.to_json())
         os.environ[RUN_CONFIG_ENV] = str(config_file)
         try:
-            with embedded_server(target, args.fault) if target.embedded else contextlib.nullcontext():
+            with embedded_server(target, args.fault, args.tolerance) if target.embedded else contextlib.nullcontext():
                 code = pytest.main(pytest_args(args))
         finally:
             os.environ.pop(RUN_CONFIG_ENV, None)
@@ -288,14 +315,16 @@ def command_serve(args: argparse.Namespace) -> int:
     for fault in args.fault:
         if fault not in FAULTS:
             raise ConfigError(f"unknown fault '{fault}' (see 'conformance faults')")
+    check_tolerances(args.tolerance)
     if not 0 <= args.port <= 65535:
         raise ConfigError(f"--port {args.port} is not a port number")
     key = os.environ.get(args.api_key_env)
     if not key:
         raise ConfigError(f"set the API key the server should accept in ${args.api_key_env} (e.g. export {args.api_key_env}=sk-local-test)")
-    settings = ServerSettings(api_keys=frozenset({key}), profiles=tuple(profiles), faults=frozenset(args.fault))
+    settings = ServerSettings(api_keys=frozenset({key}), profiles=tuple(profiles), faults=frozenset(args.fault), tolerances=frozenset(args.tolerance))
     print(f"reference server: http://{args.host}:{args.port}/v1 emulating {', '.join(profiles)}; models: {', '.join(model_ids(settings))}")
-    print(f"auth: the key in ${args.api_key_env}" + (f"; faults: {', '.join(args.fault)}" if args.fault else ""))
+    print(f"auth: the key in ${args.api_key_env}" + (f"; faults: {', '.join(args.fault)}" if args.fault else "")
+          + (f"; tolerances: {', '.join(args.tolerance)}" if args.tolerance else ""))
     sys.stdout.flush()
     serve_forever(settings, args.host, args.port)
     return EXIT_OK
@@ -318,13 +347,28 @@ def command_faults(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def command_tolerances(args: argparse.Namespace) -> int:
+    from conformance.reference.tolerances import TOLERANCES
+
+    for name, item in sorted(TOLERANCES.items()):
+        notes = []
+        if item.risky:
+            notes.append("may WARN: " + ", ".join(item.risky))
+        if item.strict_rules:
+            notes.append("strict FAIL: " + ", ".join(item.strict_rules))
+        if item.conflicts:
+            notes.append("not with: " + ", ".join(item.conflicts))
+        print(f"{name:30} {item.protocol:9} {item.description}" + (f"  [{'; '.join(notes)}]" if notes else ""))
+    return EXIT_OK
+
+
 def command_selftest(args: argparse.Namespace) -> int:
     from conformance.selftest import command_selftest as run_selftest
 
     return run_selftest(args)
 
 
-COMMANDS = {"run": command_run, "serve": command_serve, "checks": command_checks, "faults": command_faults, "selftest": command_selftest}
+COMMANDS = {"run": command_run, "serve": command_serve, "checks": command_checks, "faults": command_faults, "tolerances": command_tolerances, "selftest": command_selftest}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -33,6 +33,16 @@ def _openai_cap(f: Facts) -> tuple[int, str] | None:
     return None
 
 
+def _reply_time(x: Exchange) -> float | None:
+    """When the server made the reply, from its Date header (None without a readable one)."""
+    from email.utils import parsedate_to_datetime
+
+    try:
+        return parsedate_to_datetime(x.headers.get("date", "")).timestamp()
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
 def _tool_mode(choice: Any) -> tuple[str, str | None] | None:
     if choice in ("none", "required"):
         return choice, None
@@ -95,7 +105,7 @@ def build() -> list[Applicable]:
 
     def first_created(f: Facts, x: Exchange, c: JudgeContext) -> tuple[Any, ...] | None:
         for position, chunk in os_.chunks(x):
-            return (chunk.get("created"), x.event_ptr(position, "/created"))
+            return (chunk.get("created"), x.event_ptr(position, "/created"), _reply_time(x))
         return None
 
     def reply_nonempty(x: Exchange) -> bool:
@@ -147,7 +157,7 @@ def build() -> list[Applicable]:
         Applicable(models.check_model_schema, lambda f, x, c: f.endpoint == MODEL and f.success, schema_args),
         # -- OpenAI chat: non-streamed reply --------------------------------------------------------
         Applicable(oc.check_chat_response_schema, chat_reply, schema_args),
-        Applicable(oc.check_created_timestamp, chat_reply, lambda f, x, c: (x.body.get("created"), x.ptr("/created"))),
+        Applicable(oc.check_created_timestamp, chat_reply, lambda f, x, c: (x.body.get("created"), x.ptr("/created"), _reply_time(x))),
         Applicable(oc.check_choice_indexes, chat_reply, lambda f, x, c: (x, _int(f.asked("n")))),
         Applicable(oc.check_finish_reason_value, chat_reply),
         Applicable(oc.check_usage_arithmetic, chat_reply, lambda f, x, c: (x.body.get("usage"), x.ptr("/usage"), reply_nonempty(x))),

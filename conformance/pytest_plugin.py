@@ -24,7 +24,7 @@ import pytest
 from conformance import __version__, profiles
 from conformance.checks import evaluate, info_of
 from conformance.errors import CaseStop, ConformanceError, TransportFailure
-from conformance.judge import JudgeContext, applicable, run_check
+from conformance.judge import CUT_BY_LIMIT, JudgeContext, applicable, cited, run_check, soften_truncated, truncation
 from conformance.findings import CaseRecord, Finding, Strictness, Verdict, derive_verdict, summarise
 from conformance.target import (
     CAPABILITIES,
@@ -193,6 +193,7 @@ class CaseContext:
             on_exchange=self._record_exchange,
         )
         capability = marker_kwargs.get("capability")
+        self.capability = capability
         self.model = self.model_for(capability) if capability else self.target.model_for(None)
         if getattr(session, "models_from_profiles", False) and self.rule("default_model"):
             # embedded runs without --model: each protocol talks to its profile's default model
@@ -204,6 +205,11 @@ class CaseContext:
         if not model:
             pytest.skip(f"no model configured{' for ' + capability if capability else ''} (use --model / --model-{capability or 'NAME'})")
         return model
+
+    def budget(self) -> int:
+        """The token budget of this case (max_tokens / max_completion_tokens): the target's budget
+        for the case's capability ([limits] in the config, --max-tokens-<capability>)."""
+        return self.target.budget_for(self.capability)
 
     def rule(self, *keys: str, default: Any = None) -> Any:
         """A value of the profile for this case's protocol."""
@@ -287,9 +293,14 @@ class CaseContext:
             self._judged.add(key)
             self.record.checks_run.append(entry.name)
             findings += run_check(entry.check, args, self.strictness, exchange)
+        findings = cited(findings, self.profile)
         for finding in findings:
             self.record.add(finding)
         return findings
+
+    def truncated(self, exchange: Exchange) -> str | None:
+        """How the reply says it was cut by the token limit, or None (see judge.truncation)."""
+        return truncation(exchange)
 
     def check(self, func: Callable[..., Iterable[Any]], *args: Any, **kwargs: Any) -> list[Finding]:
         """Run a named check; its findings join the case's record. A check that judge() already
@@ -302,6 +313,9 @@ class CaseContext:
             return []
         self.record.checks_run.append(info.name)
         findings = evaluate(func, *args, strictness=self.strictness, **kwargs)
+        if index is not None and 0 <= index < len(self._exchanges):
+            findings = soften_truncated(info.name, findings, self._exchanges[index])
+        findings = cited(findings, self.profile)
         for finding in findings:
             self.record.add(finding)
         return findings
@@ -423,6 +437,22 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
 
 
 def _judge(record: CaseRecord, call: pytest.CallInfo) -> None:
+    _decide(record, call)
+    _agree(record)
+
+
+def _agree(record: CaseRecord) -> None:
+    """The reason says what the verdict is: a WARN from a reply cut by the token limit says so; a
+    FAIL never reads "inconclusive: …" (the probe's inconclusiveness is then a side note)."""
+    if record.verdict is Verdict.WARN and not record.reason:
+        cut = next((f.message for f in record.findings if f.message.startswith(CUT_BY_LIMIT)), None)
+        if cut:
+            record.reason = cut.split("): ", 1)[0] + ")"
+    if record.verdict is not Verdict.WARN and record.reason.startswith("inconclusive: "):
+        record.reason = f"besides, the probe was inconclusive ({record.reason.removeprefix('inconclusive: ')})"
+
+
+def _decide(record: CaseRecord, call: pytest.CallInfo) -> None:
     excinfo = call.excinfo
     preset = record.verdict
     found = derive_verdict(record.findings)

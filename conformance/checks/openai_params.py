@@ -66,8 +66,10 @@ def check_token_cap_honoured(exchange: Exchange, limit: int, param: str) -> Iter
     cls = "20" if param == "max_completion_tokens" else None
     usage = exchange.body.get("usage") if isinstance(exchange.body, dict) else None
     completion = usage.get("completion_tokens") if isinstance(usage, dict) else None
-    if isinstance(completion, int) and not isinstance(completion, bool) and completion > limit:
-        yield Violation(f"{param}={limit} but usage.completion_tokens is {completion}: the cap was ignored", exchange.ptr("/usage/completion_tokens"), cls=cls)
+    choices = max(1, len(_choices(exchange)))  # the cap is per choice; usage counts every choice (n > 1)
+    if isinstance(completion, int) and not isinstance(completion, bool) and completion > limit * choices:
+        per = f" for {choices} choices" if choices > 1 else ""
+        yield Violation(f"{param}={limit} but usage.completion_tokens is {completion}{per}: the cap was ignored", exchange.ptr("/usage/completion_tokens"), cls=cls)
         return
     for position, choice in enumerate(_choices(exchange)):
         content = _message(choice).get("content")

@@ -198,7 +198,7 @@ def run_many(run: Any, args: argparse.Namespace, pytest_args: Sequence[str]) -> 
             config_file.write_text(one.to_json())
             os.environ[RUN_CONFIG_ENV] = str(config_file)
             try:
-                with embedded_server(target, list(getattr(args, "fault", []) or [])) if target.embedded else contextlib.nullcontext():
+                with embedded_server(target, list(getattr(args, "fault", []) or []), list(getattr(args, "tolerance", []) or [])) if target.embedded else contextlib.nullcontext():
                     code = int(pytest.main(list(pytest_args)))
             finally:
                 os.environ.pop(RUN_CONFIG_ENV, None)
