@@ -1,41 +1,41 @@
-"""The ``conformance`` command: run, serve, checks, faults (and report, profiles).
+"""The ``conformance`` command: run, serve, checks, faults (and report, profiles, proxy).
 
 Errors of the user's input print one line (``conformance: error: ...``) and exit non-zero;
-never a traceback. Exit codes: 0 all good, 1 failures, 2 usage or configuration error,
-3 target unreachable.
+never a traceback. Exit codes (conformance/errors.py): 0 all good, 1 failures, 2 usage or
+configuration error, 3 target unreachable or broken, 4 not an LLM API, 5 report written to a
+fallback folder.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import json
+import math
 import os
 import sys
-import tempfile
-from pathlib import Path
-from typing import Any, Iterator, NoReturn, Sequence
+from typing import Any, NoReturn, Sequence
 
 from conformance import __version__
-from conformance.errors import EXIT_FAILURES, EXIT_OK, EXIT_USAGE, ConfigError, ConformanceError, TargetUnreachable
+from conformance.errors import EXIT_OK, EXIT_USAGE, ConfigError, ConformanceError
 from conformance.findings import Strictness
+from conformance.reference.tolerances import check_names as check_tolerances
 from conformance.target import (
     CAPABILITIES,
     DEFAULT_KEY_ENV,
-    RUN_CONFIG_ENV,
     RunConfig,
     Target,
     check_base_url,
     budgets_from,
     check_profiles,
+    check_writable_dir,
     find_config_file,
     limits_from,
+    line_of,
     parse_header,
     profile_list,
+    profile_names,
     validate_table,
 )
 
-SUITES_DIR = Path(__file__).resolve().parent / "suites"
 
 
 class Parser(argparse.ArgumentParser):
@@ -43,6 +43,30 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         raise ConfigError(f"{message} (see '{self.prog} --help')")
+
+
+def seconds(text: str) -> float:
+    """argparse type: a positive, finite number of seconds (0, negative, nan and inf refused)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive, finite number of seconds (e.g. 30), not {text!r}")
+    return value
+
+
+def workers(text: str) -> str:
+    """argparse type for -n: a number of processes >= 1, or auto / logical (pytest-xdist)."""
+    if text in ("auto", "logical"):
+        return text
+    try:
+        count = int(text)
+    except ValueError:
+        count = 0
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"must be a number of processes >= 1 or 'auto', not {text!r}")
+    return str(count)
 
 
 def build_parser() -> Parser:
@@ -66,17 +90,18 @@ def build_parser() -> Parser:
     run.add_argument("--header", action="append", default=[], metavar="'NAME: VALUE'", help="extra header sent with every request")
     run.add_argument("--image-url", metavar="URL", help="an https image URL the target can fetch, for image-by-URL cases")
     run.add_argument("--disable-check", action="append", default=[], metavar="CHECK", help="switch a check off by name (see 'conformance checks')")
-    run.add_argument("--timeout", type=float, metavar="SECONDS", help="total time allowed for one exchange (default 120)")
+    run.add_argument("--timeout", type=seconds, metavar="SECONDS", help="total time allowed for one exchange (default 120)")
     run.add_argument("--fault", action="append", default=[], metavar="NAME", help="embedded server only: inject a named fault (see 'conformance faults')")
     run.add_argument("--tolerance", action="append", default=[], metavar="NAME", help="embedded server only: show a named legal variation (see 'conformance tolerances')")
     run.add_argument("-k", dest="keyword", metavar="EXPR", help="only run cases matching the pytest -k expression")
     run.add_argument("-m", dest="markexpr", metavar="EXPR", help="only run cases matching the pytest -m expression")
     run.add_argument("-x", "--exitfirst", action="store_true", help="stop at the first failing case")
-    run.add_argument("-n", dest="workers", metavar="N", help="run cases in N processes (pytest-xdist), or 'auto'")
+    run.add_argument("-n", dest="workers", type=workers, metavar="N", help="run cases in N processes (pytest-xdist), or 'auto'")
     run.add_argument("-q", "--quiet", action="store_true", help="print only the summary")
     run.add_argument("-v", "--verbose", action="store_true", help="print one line per case")
     run.add_argument("--alluredir", metavar="DIR", help="also write Allure results to DIR")
     run.add_argument("--baseline", metavar="FILE", help="known deviations (TOML [[known]] entries): only failures outside it fail the run")
+    run.add_argument("--force", action="store_true", help="run even when the target's GET /models answers broken or not like an LLM API")
 
     serve = sub.add_parser("serve", help="run the reference server alone")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
@@ -85,10 +110,14 @@ def build_parser() -> Parser:
     serve.add_argument("--fault", action="append", default=[], metavar="NAME", help="inject a named fault into every response")
     serve.add_argument("--tolerance", action="append", default=[], metavar="NAME", help="show a named legal variation in every response (combinable; see 'conformance tolerances')")
     serve.add_argument("--api-key-env", default=DEFAULT_KEY_ENV, metavar="NAME", help=f"environment variable holding the key the server accepts (default {DEFAULT_KEY_ENV})")
+    serve.add_argument("--latency", type=float, default=0.0, metavar="MS", help="wait MS milliseconds before each /v1 response starts (simulates network and model latency)")
+    serve.add_argument("--chunk-delay", type=float, default=0.0, metavar="MS", help="wait MS milliseconds before each further chunk of a body, e.g. between stream events")
 
     selftest = sub.add_parser("selftest", help="prove the checks: run the suite against every named fault of the reference server")
     selftest.add_argument("--fault", action="append", default=[], metavar="NAME", help="only these faults")
     selftest.add_argument("--report-dir", metavar="DIR", help="where mutation.md is written (default: reports)")
+
+    _add_check_command(sub)
 
     sub.add_parser("checks", help="list every named check")
     sub.add_parser("faults", help="list the reference server's named faults")
@@ -97,9 +126,21 @@ def build_parser() -> Parser:
     return parser
 
 
+def _add_check_command(sub: Any) -> None:
+    from conformance.capture import FORMATS
+
+    check = sub.add_parser("check", help="judge recorded traffic offline: HAR, raw curl captures, JSONL, or a saved results.json")
+    check.add_argument("files", nargs="+", metavar="FILE", help="capture(s) to judge (HAR, curl -i output, JSONL of {request, response}, results.json)")
+    check.add_argument("--format", choices=FORMATS, help="read every FILE as this format (default: detected from the content)")
+    check.add_argument("--profile", action="append", metavar="NAME", help="profile(s) to judge against (default: a results.json's own, else openai,anthropic)")
+    check.add_argument("--strictness", choices=[s.value for s in Strictness], help="compatible (default, or a results.json's own) or strict")
+    check.add_argument("--disable-check", action="append", default=[], metavar="CHECK", help="switch a check off by name (see 'conformance checks')")
+    check.add_argument("--report-dir", metavar="DIR", help="where reports are written (default: reports)")
+
+
 def _add_optional_commands(sub: Any) -> None:
-    """Commands contributed by other modules (reports, profiles)."""
-    for module_name in ("conformance.report.cli", "conformance.profiles_cli"):
+    """Commands contributed by other modules (reports, profiles, proxy, bench)."""
+    for module_name in ("conformance.report.cli", "conformance.profiles_cli", "conformance.proxy.cli", "conformance.bench"):
         try:
             module = __import__(module_name, fromlist=["register"])
         except ImportError:
@@ -128,7 +169,12 @@ def resolve_run(args: argparse.Namespace) -> RunConfig:
     from conformance.report.cli import check_baseline_file
 
     baseline = check_baseline_file(args.baseline or table.get("baseline"))
-    return RunConfig(targets=targets, strictness=strictness, report_dir=args.report_dir or table.get("report_dir", "reports"), disable_checks=disabled, baseline=baseline)
+    report_dir = args.report_dir or table.get("report_dir", "reports")
+    where = "--report-dir" if args.report_dir else f"{config_path}:{line_of(config_path, 'report_dir') or 1}: report_dir" if "report_dir" in table else "--report-dir (default)"
+    check_writable_dir(report_dir, "--report-dir", where)  # before any request: a run must be able to leave its results
+    if getattr(args, "alluredir", None):
+        check_writable_dir(args.alluredir, "--alluredir")
+    return RunConfig(targets=targets, strictness=strictness, report_dir=report_dir, disable_checks=disabled, baseline=baseline)
 
 
 def _target_from(scope: dict[str, Any], args: argparse.Namespace, i: int, count: int) -> Target:
@@ -140,13 +186,11 @@ def _target_from(scope: dict[str, Any], args: argparse.Namespace, i: int, count:
             models[capability] = value
     headers = dict(scope.get("headers") or {})
     headers.update(dict(parse_header(h) for h in args.header))
-    profiles = [p for value in (args.profile or []) for p in profile_list(value)] or profile_list(scope.get("profile"))
+    profiles = [p for value in (args.profile or []) for p in profile_names(value)] or profile_list(scope.get("profile"))
     limits = limits_from(scope.get("timeouts"), scope.get("max_response_bytes"))
     budgets = budgets_from(scope.get("limits"), {"max_tokens": args.max_tokens,
                                                  **{f"max_tokens_{c}": getattr(args, f"max_tokens_{c}") for c in CAPABILITIES}})
-    if args.timeout:
-        if args.timeout <= 0:
-            raise ConfigError("--timeout must be a positive number of seconds")
+    if args.timeout is not None:  # validated by argparse: positive and finite
         limits = limits_from({"total": args.timeout, "read": min(args.timeout, limits.read_s)}, None, limits)
     target = Target(
         name=scope.get("name") or ("embedded" if not base_url else f"target{i + 1}" if count > 1 else "target"),
@@ -180,92 +224,15 @@ def _check_check_names(names: list[str]) -> None:
             raise ConfigError(f"unknown check '{name}' (see 'conformance checks')")
 
 
-def preflight(target: Target) -> None:
-    """Fail fast with one line when the target cannot be reached at all."""
-    import httpx
+def preflight(target: Target, force: bool = False) -> None:
+    """Stop with one line when the target is unreachable, broken or not an LLM API (see conformance/preflight.py)."""
+    from conformance.preflight import check_target
 
-    url = f"{target.base_url}/models"
-    try:
-        with httpx.Client(timeout=httpx.Timeout(min(target.limits.connect_s, 10.0)), trust_env=False) as client:
-            client.get(url, headers={**target.headers})
-    except httpx.TimeoutException:
-        raise TargetUnreachable(f"{target.base_url} is unreachable: no answer within {min(target.limits.connect_s, 10.0):g}s (check --base-url)") from None
-    except httpx.HTTPError as exc:
-        reason = str(exc) or type(exc).__name__
-        raise TargetUnreachable(f"{target.base_url} is unreachable: {reason} (check --base-url)") from None
-
-
-@contextlib.contextmanager
-def embedded_server(target: Target, faults: list[str], tolerances: Sequence[str] = ()) -> Iterator[None]:
-    """Start the reference server for an embedded target; expose it to the plugin (and workers)."""
-    from conformance.pytest_plugin import EMBEDDED_ENV
-    from conformance.reference.app import DEFAULT_PROFILES, ServerSettings, new_api_key
-    from conformance.reference.faults import FAULTS
-    from conformance.reference.server import EmbeddedServer
-
-    for fault in faults:
-        if fault not in FAULTS:
-            raise ConfigError(f"unknown fault '{fault}' (see 'conformance faults')")
-    check_tolerances(tolerances)
-    key = new_api_key()
-    settings = ServerSettings(api_keys=frozenset({key}), profiles=tuple(target.profiles or DEFAULT_PROFILES), faults=frozenset(faults),
-                              tolerances=frozenset(tolerances))
-    with EmbeddedServer(settings) as server:
-        previous = os.environ.get(EMBEDDED_ENV)
-        os.environ[EMBEDDED_ENV] = f"{server.base_url}|{key}"
-        try:
-            yield
-        finally:
-            if previous is None:
-                os.environ.pop(EMBEDDED_ENV, None)
-            else:
-                os.environ[EMBEDDED_ENV] = previous
-
-
-def check_tolerances(names: Sequence[str]) -> None:
-    from conformance.reference.tolerances import TOLERANCES
-
-    for name in names:
-        if name not in TOLERANCES:
-            raise ConfigError(f"unknown tolerance '{name}' (see 'conformance tolerances')")
-    for name in names:
-        clash = [other for other in TOLERANCES[name].conflicts if other in names]
-        if clash:
-            raise ConfigError(f"tolerances '{name}' and '{clash[0]}' cannot be combined (together they break a client; see 'conformance tolerances')")
-
-
-def pytest_args(args: argparse.Namespace) -> list[str]:
-    out = [str(SUITES_DIR), "-c", str(SUITES_DIR / "pytest.ini"), "--rootdir", str(SUITES_DIR)]
-    if not _plugin_registered():
-        out += ["-p", "conformance.pytest_plugin"]
-    if args.keyword:
-        out += ["-k", args.keyword]
-    if args.markexpr:
-        out += ["-m", args.markexpr]
-    if args.exitfirst:
-        out.append("-x")
-    if args.workers:
-        out += ["-n", str(args.workers)]
-    if args.alluredir:
-        out += ["--alluredir", args.alluredir]
-    out += ["-v"] if args.verbose else ["-q"]
-    if args.quiet:
-        out += ["-q", "--no-header", "-p", "no:warnings"]
-    if args.verbose:
-        out += ["-o", "console_output_style=count", "-rfE"]
-    else:  # a progress line (conformance/progress.py) instead of pytest's dots
-        out += ["--conformance-progress", "quiet" if args.quiet else "auto", "-o", "console_output_style=classic", "-rN"]
-    return out
-
-
-def _plugin_registered() -> bool:
-    from importlib.metadata import entry_points
-
-    return any(ep.value == "conformance.pytest_plugin" for ep in entry_points(group="pytest11"))
+    check_target(target, force=force)
 
 
 def command_run(args: argparse.Namespace) -> int:
-    import pytest
+    from conformance import runner
 
     run = resolve_run(args)
     if args.fault and not all(t.embedded for t in run.targets):
@@ -275,33 +242,8 @@ def command_run(args: argparse.Namespace) -> int:
     check_tolerances(args.tolerance)
     for target in run.targets:
         if not target.embedded:
-            preflight(target)
-    if len(run.targets) > 1:
-        from conformance.report.cli import run_many  # several targets: one run each, then the matrix
-
-        return run_many(run, args, pytest_args(args))
-    target = run.targets[0]
-    with tempfile.TemporaryDirectory(prefix="conformance-") as tmp:
-        config_file = Path(tmp) / "run.json"
-        config_file.write_text(run.to_json())
-        os.environ[RUN_CONFIG_ENV] = str(config_file)
-        try:
-            with embedded_server(target, args.fault, args.tolerance) if target.embedded else contextlib.nullcontext():
-                code = pytest.main(pytest_args(args))
-        finally:
-            os.environ.pop(RUN_CONFIG_ENV, None)
-    from conformance.report.cli import append_step_summary
-
-    append_step_summary(run.report_dir)
-    return exit_code(int(code), args)
-
-
-def exit_code(code: int, args: argparse.Namespace) -> int:
-    if code in (0, 1, 3):
-        return code
-    if code == 5:
-        raise ConfigError(f"no case matched the selection ({' '.join(filter(None, [args.keyword and '-k ' + args.keyword, args.markexpr and '-m ' + args.markexpr]))})")
-    return EXIT_USAGE
+            preflight(target, force=args.force)
+    return runner.run(run, args)
 
 
 # -- serve, checks, faults ---------------------------------------------------------------------------
@@ -310,7 +252,7 @@ def command_serve(args: argparse.Namespace) -> int:
     from conformance.reference.faults import FAULTS
     from conformance.reference.server import serve_forever
 
-    profiles = [p for value in (args.profile or []) for p in profile_list(value)] or list(DEFAULT_PROFILES)
+    profiles = [p for value in (args.profile or []) for p in profile_names(value)] or list(DEFAULT_PROFILES)
     check_profiles(profiles)
     for fault in args.fault:
         if fault not in FAULTS:
@@ -318,13 +260,18 @@ def command_serve(args: argparse.Namespace) -> int:
     check_tolerances(args.tolerance)
     if not 0 <= args.port <= 65535:
         raise ConfigError(f"--port {args.port} is not a port number")
+    for option, value in (("--latency", args.latency), ("--chunk-delay", args.chunk_delay)):
+        if not 0 <= value <= 600_000:
+            raise ConfigError(f"{option} must be between 0 and 600000 milliseconds, not {value:g}")
     key = os.environ.get(args.api_key_env)
     if not key:
         raise ConfigError(f"set the API key the server should accept in ${args.api_key_env} (e.g. export {args.api_key_env}=sk-local-test)")
-    settings = ServerSettings(api_keys=frozenset({key}), profiles=tuple(profiles), faults=frozenset(args.fault), tolerances=frozenset(args.tolerance))
+    settings = ServerSettings(api_keys=frozenset({key}), profiles=tuple(profiles), faults=frozenset(args.fault), tolerances=frozenset(args.tolerance),
+                              latency_ms=args.latency, chunk_delay_ms=args.chunk_delay)
     print(f"reference server: http://{args.host}:{args.port}/v1 emulating {', '.join(profiles)}; models: {', '.join(model_ids(settings))}")
+    delays = [f"latency {args.latency:g} ms"] * bool(args.latency) + [f"chunk delay {args.chunk_delay:g} ms"] * bool(args.chunk_delay)
     print(f"auth: the key in ${args.api_key_env}" + (f"; faults: {', '.join(args.fault)}" if args.fault else "")
-          + (f"; tolerances: {', '.join(args.tolerance)}" if args.tolerance else ""))
+          + (f"; tolerances: {', '.join(args.tolerance)}" if args.tolerance else "") + (f"; {', '.join(delays)}" if delays else ""))
     sys.stdout.flush()
     serve_forever(settings, args.host, args.port)
     return EXIT_OK
@@ -362,13 +309,21 @@ def command_tolerances(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def command_check(args: argparse.Namespace) -> int:
+    from conformance.capture.check import command_check as run_check
+
+    return run_check(args)
+
+
 def command_selftest(args: argparse.Namespace) -> int:
     from conformance.selftest import command_selftest as run_selftest
 
+    check_writable_dir(args.report_dir or "reports", "--report-dir", None if args.report_dir else "--report-dir (default)")
     return run_selftest(args)
 
 
-COMMANDS = {"run": command_run, "serve": command_serve, "checks": command_checks, "faults": command_faults, "tolerances": command_tolerances, "selftest": command_selftest}
+COMMANDS = {"run": command_run, "serve": command_serve, "checks": command_checks, "faults": command_faults, "tolerances": command_tolerances,
+            "selftest": command_selftest, "check": command_check}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

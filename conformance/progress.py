@@ -77,7 +77,7 @@ class Progress:
         return category, "", word
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        from conformance.pytest_plugin import CASE_PROPERTY
+        from conformance.plugin import CASE_PROPERTY
 
         for name, value in getattr(report, "user_properties", ()):
             if name == CASE_PROPERTY:

@@ -284,15 +284,10 @@ def test_generic_profiles_never_send_or_cite_a_vendor_feature(tmp_path):
 
 
 def test_reason_agrees_with_the_verdict():
-    from conformance.findings import CaseRecord
-    from conformance.pytest_plugin import _agree
+    from conformance.verdicts import Ending, case_verdict
 
-    failed = CaseRecord(target="t", id="c", protocol="openai", feature="f", title="t")
-    failed.verdict, failed.reason = Verdict.FAIL, "inconclusive: the model did not call the tool"
-    _agree(failed)
-    assert not failed.reason.startswith("inconclusive") and "the model did not call the tool" in failed.reason
-    cut = CaseRecord(target="t", id="c", protocol="openai", feature="f", title="t")
-    cut.verdict = Verdict.WARN
-    cut.findings.append(Finding("check_tool_call_arguments", None, Severity.WARNING, f"{CUT_BY_LIMIT} (finish_reason length): bad JSON"))
-    _agree(cut)
-    assert cut.reason == f"{CUT_BY_LIMIT} (finish_reason length)"
+    failing = [Finding("check_tool_call_arguments", None, Severity.ERROR, "bad JSON")]
+    verdict, reason = case_verdict(failing, Ending.INCONCLUSIVE, "inconclusive: the model did not call the tool")
+    assert verdict is Verdict.FAIL and not reason.startswith("inconclusive")
+    cut = [Finding("check_tool_call_arguments", None, Severity.WARNING, f"{CUT_BY_LIMIT} (finish_reason length): bad JSON")]
+    assert case_verdict(cut, Ending.COMPLETED) == (Verdict.WARN, f"{CUT_BY_LIMIT} (finish_reason length)")

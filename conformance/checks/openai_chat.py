@@ -23,7 +23,7 @@ def check_chat_response_schema(exchange: Exchange, schemas: SchemaRegistry, stri
 
 @check(cls=None, source="CrossModel 000 §Response (created: Unix timestamp in seconds)", title="created is a Unix timestamp in seconds")
 def check_created_timestamp(value: Any, pointer: str, now: float | None = None) -> Iterator[Violation]:
-    """``now``: when the reply was made (its Date header); without one the value is not compared
+    """``now``: when the reply was made (a capture's own time, else its Date header); without it the value is not compared
     with any clock, so that a verdict never depends on when or where the exchange is judged."""
     if isinstance(value, bool) or not isinstance(value, int):
         return  # the schema check reports the type
@@ -32,7 +32,7 @@ def check_created_timestamp(value: Any, pointer: str, now: float | None = None) 
     elif value < 10**9:
         yield Violation(f"created={value} is before 2001: not a Unix timestamp", pointer)
     elif now is not None and abs(value - now) > 2 * 86400:
-        yield Violation(f"created={value} is more than two days away from the reply's Date header", pointer, Severity.WARNING)
+        yield Violation(f"created={value} is more than two days away from when the reply was made", pointer, Severity.WARNING)
 
 
 @check(cls=None, source="CrossModel 000 §The choice object (index: the reply's position in choices)", title="choices[].index is the position in choices")

@@ -14,6 +14,18 @@ from conformance.exchange import Exchange
 STREAM_SOURCE = "CrossModel 000 §Streaming response; openai-python lib/streaming/_deltas.py"
 
 
+def _memo(exchange: Exchange, name: str, compute: Any) -> Any:
+    """Computed once per events list of an exchange: every stream check walks the same chunks,
+    and a stream may have a million of them."""
+    events = exchange.events or []
+    cached = exchange.__dict__.get(name)
+    if cached is not None and cached[0] is events and cached[1] == len(events):
+        return cached[2]
+    value = compute(exchange)
+    exchange.__dict__[name] = (events, len(events), value)
+    return value
+
+
 def is_annotation(chunk: Any) -> bool:
     """An event that is not a completion chunk but an annotation of the stream, such as Azure's
     prompt-filter results (id "", object "", created 0, choices []). openai-python's stream helper
@@ -25,15 +37,19 @@ def is_annotation(chunk: Any) -> bool:
 def chunks(exchange: Exchange) -> list[tuple[int, dict[str, Any]]]:
     """(event position, chunk) for every completion chunk: JSON objects that are neither errors nor
     annotations (:func:`is_annotation`)."""
-    return [
+    return _memo(exchange, "_stream_chunks", lambda ex: [
         (position, event.json)
-        for position, event in exchange.json_events()
+        for position, event in ex.json_events()
         if isinstance(event.json, dict) and "error" not in event.json and not is_annotation(event.json)
-    ]
+    ])
 
 
 def choice_entries(exchange: Exchange) -> list[tuple[int, int, dict[str, Any]]]:
     """(event position, position in choices, choice) for every choice of every chunk."""
+    return _memo(exchange, "_stream_choices", _choice_entries)
+
+
+def _choice_entries(exchange: Exchange) -> list[tuple[int, int, dict[str, Any]]]:
     out = []
     for position, chunk in chunks(exchange):
         choices = chunk.get("choices")
@@ -45,13 +61,13 @@ def choice_entries(exchange: Exchange) -> list[tuple[int, int, dict[str, Any]]]:
 
 def streamed_text(exchange: Exchange, field: str = "content") -> dict[int, str]:
     """The concatenated delta text per choice index."""
-    texts: dict[int, str] = {}
+    pieces: dict[int, list[str]] = {}  # joined once: repeated concatenation is quadratic on long streams
     for _, _, choice in choice_entries(exchange):
         delta = choice.get("delta")
         piece = delta.get(field) if isinstance(delta, dict) else None
         if isinstance(piece, str):
-            index = choice.get("index", 0)
-            texts[index] = texts.get(index, "") + piece
+            pieces.setdefault(choice.get("index", 0), []).append(piece)
+    texts = {index: "".join(parts) for index, parts in pieces.items()}
     return texts
 
 

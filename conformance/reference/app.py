@@ -30,6 +30,8 @@ class ServerSettings:
     profiles: tuple[str, ...] = DEFAULT_PROFILES
     faults: frozenset[str] = frozenset()
     tolerances: frozenset[str] = frozenset()  # legal variations (conformance.reference.tolerances)
+    latency_ms: float = 0.0  # added before each /v1 response starts (conformance serve --latency)
+    chunk_delay_ms: float = 0.0  # added before each further body chunk, e.g. each SSE event (--chunk-delay)
 
     def profile(self, protocol: str) -> profiles_mod.Profile | None:
         return profiles_mod.for_protocol(list(self.profiles), protocol)
@@ -99,7 +101,38 @@ def build_app(settings: ServerSettings) -> Starlette:
 
     app = Starlette(routes=routes, middleware=[Middleware(Tolerate, server_tolerances=frozenset(settings.tolerances))])
     app.state.settings = settings
+    if settings.latency_ms > 0 or settings.chunk_delay_ms > 0:
+        return Delayed(app, settings.latency_ms / 1000, settings.chunk_delay_ms / 1000)
     return app
+
+
+class Delayed:
+    """ASGI middleware simulating a slow network or model: ``latency_s`` before each /v1 response
+    starts, ``chunk_s`` before each further chunk of its body (a stream's events arrive spaced)."""
+
+    def __init__(self, app: Starlette, latency_s: float, chunk_s: float) -> None:
+        self.app, self.latency_s, self.chunk_s = app, latency_s, chunk_s
+        self.state = app.state
+
+    async def __call__(self, scope, receive, send) -> None:
+        import asyncio
+
+        if scope["type"] != "http" or not scope["path"].startswith("/v1"):
+            await self.app(scope, receive, send)
+            return
+        if self.latency_s:
+            await asyncio.sleep(self.latency_s)
+        sent_body = False
+
+        async def delayed_send(message) -> None:
+            nonlocal sent_body
+            if message["type"] == "http.response.body":
+                if sent_body and self.chunk_s:
+                    await asyncio.sleep(self.chunk_s)
+                sent_body = True
+            await send(message)
+
+        await self.app(scope, receive, delayed_send if self.chunk_s else send)
 
 
 def new_api_key() -> str:

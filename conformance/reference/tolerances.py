@@ -64,6 +64,19 @@ def active_tolerances(server: frozenset[str], header_value: str | None) -> froze
     return server | requested
 
 
+def check_names(names) -> None:
+    """Refuse an unknown tolerance, or two that cannot be combined (one line, exit 2)."""
+    from conformance.errors import ConfigError
+
+    for name in names:
+        if name not in TOLERANCES:
+            raise ConfigError(f"unknown tolerance '{name}' (see 'conformance tolerances')")
+    for name in names:
+        clash = [other for other in TOLERANCES[name].conflicts if other in names]
+        if clash:
+            raise ConfigError(f"tolerances '{name}' and '{clash[0]}' cannot be combined (together they break a client; see 'conformance tolerances')")
+
+
 def compatible_set() -> list[str]:
     """The tolerances that can all be switched on together (the first of each conflicting pair)."""
     chosen: list[str] = []

@@ -7,7 +7,6 @@ from typing import Any
 
 from conformance.checks.anthropic import check_anthropic_error_shape, reply_text, tool_uses
 from conformance.checks.anthropic_stream import reassemble
-from conformance.checks.common import check_success_status
 from conformance.checks.errors import check_error_row, check_error_status
 from conformance.errors import CaseStop
 from conformance.exchange import Exchange
@@ -56,7 +55,7 @@ def check_reply(case, exchange: Exchange, max_tokens: int | None = None) -> dict
     """A documented request's non-streamed reply: it succeeds, and every rule judge() applies to it
     (shape, stop_reason, usage, and whatever the request asked for). Stops the case only when there
     is no JSON object to look at; a failing rule never hides another."""
-    case.require(case.check(check_success_status, exchange))
+    case.expect_success(exchange)
     case.judge(exchange)
     if not isinstance(exchange.body, dict):
         raise CaseStop()
@@ -66,7 +65,7 @@ def check_reply(case, exchange: Exchange, max_tokens: int | None = None) -> dict
 def check_stream(case, exchange: Exchange, max_tokens: int | None = None) -> dict[str, Any] | None:
     """A documented request's stream: it succeeds, and every rule judge() applies to it; returns
     the reassembled message."""
-    case.require(case.check(check_success_status, exchange))
+    case.expect_success(exchange)
     case.judge(exchange)
     return reassemble(exchange)
 

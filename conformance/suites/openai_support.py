@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from conformance.checks.common import check_success_status
 from conformance.checks.openai_chat import check_choice_indexes, check_request_id_header
 from conformance.errors import CaseStop
 from conformance.exchange import Exchange
@@ -45,7 +44,7 @@ def check_reply(case, exchange: Exchange, n: int | None = None) -> dict[str, Any
     """A documented request's non-streamed reply: it succeeds, and every rule judge() applies to it
     (shape, indexes, usage, and whatever the request asked for). Stops the case only when there is
     no JSON object to look at; a failing rule never hides another."""
-    case.require(case.check(check_success_status, exchange))
+    case.expect_success(exchange)
     case.judge(exchange)
     if n is not None:
         case.check(check_choice_indexes, exchange, n)
@@ -56,23 +55,30 @@ def check_reply(case, exchange: Exchange, n: int | None = None) -> dict[str, Any
 
 def check_stream(case, exchange: Exchange, include_usage: bool = False) -> None:
     """A documented request's stream: it succeeds, and every rule judge() applies to it."""
-    case.require(case.check(check_success_status, exchange))
+    case.expect_success(exchange)
     case.judge(exchange)
 
 
-def refused_cleanly(case, exchange: Exchange, what: str) -> None:
-    """A 4xx for an optional feature: UNSUPPORTED when in the documented error shape, else FAIL."""
-    if exchange.status is None or not 400 <= exchange.status < 500:
+def refused_cleanly(case, exchange: Exchange, what: str, feature: str | None = None) -> None:
+    """A refusal of a requested feature, classified (conformance.verdicts): UNSUPPORTED when the
+    profile marks ``feature`` optional and the refusal is clean (documented error shape), FAIL when
+    it documents it as required or the answer is 401/403/404, ERROR for 429/5xx after retries."""
+    if exchange.status is None or 200 <= exchange.status < 300:
         return
-    from conformance.checks.errors import check_error_shape
+    if 400 <= exchange.status < 500 and exchange.status not in (401, 403, 404, 429):
+        from conformance.checks.errors import check_error_shape
 
-    case.require(case.check(check_error_shape, exchange, case.schemas, case.strictness))
-    error = exchange.body.get("error") if isinstance(exchange.body, dict) else None
-    detail = f"{error.get('code') or error.get('type')}: {str(error.get('message'))[:120]}" if isinstance(error, dict) else ""
-    case.unsupported(f"{what} refused with {exchange.status} ({detail})")
+        case.require(case.check(check_error_shape, exchange, case.schemas, case.strictness))
+    case.refused(exchange, feature or feature_of(what), what=what)
 
 
-def check_reply_or_unsupported(case, exchange: Exchange, what: str, n: int | None = None) -> dict[str, Any]:
-    """An optional feature: a well-formed reply, or a clean documented refusal (UNSUPPORTED)."""
-    refused_cleanly(case, exchange, what)
+def feature_of(what: str) -> str:
+    """The feature key a refusal label names: 'n=2 (stream)' → 'n', 'tool_choice required' → 'tool_choice.required'."""
+    head = what.split(" (")[0].split("=")[0].strip()
+    return ".".join(head.split())
+
+
+def check_reply_or_unsupported(case, exchange: Exchange, what: str, n: int | None = None, feature: str | None = None) -> dict[str, Any]:
+    """A requested feature: a well-formed reply, or a refusal classified by the profile (see refused_cleanly)."""
+    refused_cleanly(case, exchange, what, feature)
     return check_reply(case, exchange, n)
