@@ -220,7 +220,8 @@ def build() -> list[Applicable]:
         # -- Anthropic messages: the reply (either way) and what the request asked for ---------------
         Applicable(an.check_anthropic_stop_reason, lambda f, x, c: (msg_reply(f, x, c) or msg_stream(f, x, c)) and _anthropic_message(x) is not None,
                    lambda f, x, c: (_anthropic_message(x), msg_pointer(x), anthropic_max_tokens(f))),
-        Applicable(an.check_anthropic_usage, msg_reply, lambda f, x, c: (x.body.get("usage"), x.ptr("/usage"), _nonempty_message(x.body))),
+        Applicable(an.check_anthropic_usage, msg_reply, lambda f, x, c: (x.body.get("usage"), x.ptr("/usage"), _nonempty_message(x.body),
+                                                            bool(f.asked("messages") or f.asked("system")) or not f.request)),
         Applicable(an.check_anthropic_max_tokens, lambda f, x, c: (msg_reply(f, x, c) or msg_stream(f, x, c)) and anthropic_max_tokens(f) is not None and _anthropic_message(x) is not None,
                    lambda f, x, c: (_anthropic_message(x), msg_pointer(x), anthropic_max_tokens(f))),
         Applicable(an.check_anthropic_stop_sequence, lambda f, x, c: (msg_reply(f, x, c) or msg_stream(f, x, c)) and _stops(f.asked("stop_sequences")) is not None and _anthropic_message(x) is not None,

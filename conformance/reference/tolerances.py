@@ -179,6 +179,6 @@ tolerance("anthropic_unknown_event", "anthropic", "an event type the client does
           select=ANTHROPIC_STREAM)
 
 # -- the model ------------------------------------------------------------------------------------
-tolerance("verbose_model", "both", "a verbose model: ~500 tokens of notes in every tool call's arguments (a small token budget cuts the call: finish_reason length / stop_reason max_tokens)",
+tolerance("verbose_model", "both", "a verbose model: ~200 tokens of notes in every tool call's arguments (a small token budget cuts the call: finish_reason length / stop_reason max_tokens)",
           "a reply cut by the token limit is legal; what it leaves incomplete is inconclusive, never a FAIL",
           select="tool_call or tool_use or tool_round_trip")
