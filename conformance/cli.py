@@ -17,12 +17,14 @@ from typing import Any, NoReturn, Sequence
 from conformance import __version__
 from conformance.errors import EXIT_OK, EXIT_USAGE, ConfigError, ConformanceError
 from conformance.findings import Strictness
+from conformance.reference.tolerances import check_names as check_tolerances
 from conformance.target import (
     CAPABILITIES,
     DEFAULT_KEY_ENV,
     RunConfig,
     Target,
     check_base_url,
+    budgets_from,
     check_profiles,
     check_writable_dir,
     find_config_file,
@@ -77,6 +79,9 @@ def build_parser() -> Parser:
     run.add_argument("--model", help="model for general cases")
     for capability in CAPABILITIES:
         run.add_argument(f"--model-{capability}", metavar="MODEL", help=f"model for {capability} cases (default: --model)")
+    run.add_argument("--max-tokens", type=int, metavar="N", help="token budget of every case (default 256; config: [limits] max_tokens)")
+    for capability in CAPABILITIES:
+        run.add_argument(f"--max-tokens-{capability}", type=int, metavar="N", help=f"token budget of {capability} cases (config: [limits] max_tokens_{capability})")
     run.add_argument("--api-key-env", metavar="NAME", help=f"environment variable holding the API key (default {DEFAULT_KEY_ENV}, falling back to OPENAI_API_KEY)")
     run.add_argument("--profile", action="append", metavar="NAME", help="profile(s) to check against, repeatable or comma separated (see 'conformance profiles')")
     run.add_argument("--config", metavar="FILE", help="config file (default: ./conformance.toml, or [tool.conformance] in ./pyproject.toml)")
@@ -87,6 +92,7 @@ def build_parser() -> Parser:
     run.add_argument("--disable-check", action="append", default=[], metavar="CHECK", help="switch a check off by name (see 'conformance checks')")
     run.add_argument("--timeout", type=seconds, metavar="SECONDS", help="total time allowed for one exchange (default 120)")
     run.add_argument("--fault", action="append", default=[], metavar="NAME", help="embedded server only: inject a named fault (see 'conformance faults')")
+    run.add_argument("--tolerance", action="append", default=[], metavar="NAME", help="embedded server only: show a named legal variation (see 'conformance tolerances')")
     run.add_argument("-k", dest="keyword", metavar="EXPR", help="only run cases matching the pytest -k expression")
     run.add_argument("-m", dest="markexpr", metavar="EXPR", help="only run cases matching the pytest -m expression")
     run.add_argument("-x", "--exitfirst", action="store_true", help="stop at the first failing case")
@@ -103,6 +109,7 @@ def build_parser() -> Parser:
     serve.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
     serve.add_argument("--profile", action="append", metavar="NAME", help="emulate these profiles (default: crossmodel-openai, crossmodel-anthropic)")
     serve.add_argument("--fault", action="append", default=[], metavar="NAME", help="inject a named fault into every response")
+    serve.add_argument("--tolerance", action="append", default=[], metavar="NAME", help="show a named legal variation in every response (combinable; see 'conformance tolerances')")
     serve.add_argument("--api-key-env", default=DEFAULT_KEY_ENV, metavar="NAME", help=f"environment variable holding the key the server accepts (default {DEFAULT_KEY_ENV})")
     serve.add_argument("--latency", type=float, default=0.0, metavar="MS", help="wait MS milliseconds before each /v1 response starts (simulates network and model latency)")
     serve.add_argument("--chunk-delay", type=float, default=0.0, metavar="MS", help="wait MS milliseconds before each further chunk of a body, e.g. between stream events")
@@ -115,6 +122,7 @@ def build_parser() -> Parser:
 
     sub.add_parser("checks", help="list every named check")
     sub.add_parser("faults", help="list the reference server's named faults")
+    sub.add_parser("tolerances", help="list the reference server's named tolerances (legal variations)")
     _add_optional_commands(sub)
     return parser
 
@@ -181,6 +189,8 @@ def _target_from(scope: dict[str, Any], args: argparse.Namespace, i: int, count:
     headers.update(dict(parse_header(h) for h in args.header))
     profiles = [p for value in (args.profile or []) for p in profile_names(value)] or profile_list(scope.get("profile"))
     limits = limits_from(scope.get("timeouts"), scope.get("max_response_bytes"))
+    budgets = budgets_from(scope.get("limits"), {"max_tokens": args.max_tokens,
+                                                 **{f"max_tokens_{c}": getattr(args, f"max_tokens_{c}") for c in CAPABILITIES}})
     if args.timeout is not None:  # validated by argparse: positive and finite
         limits = limits_from({"total": args.timeout, "read": min(args.timeout, limits.read_s)}, None, limits)
     target = Target(
@@ -193,6 +203,7 @@ def _target_from(scope: dict[str, Any], args: argparse.Namespace, i: int, count:
         headers=headers,
         image_url=args.image_url or scope.get("image_url"),
         limits=limits,
+        budgets=budgets,
     )
     if target.base_url and not target.model and not _model_optional(target):
         raise ConfigError(f"target {target.name}: --model is required with --base-url (or set model in the config file)")
@@ -228,6 +239,9 @@ def command_run(args: argparse.Namespace) -> int:
     _ask_clients(args.clients)
     if args.fault and not all(t.embedded for t in run.targets):
         raise ConfigError("--fault applies to the embedded reference server only (drop --base-url)")
+    if args.tolerance and not all(t.embedded for t in run.targets):
+        raise ConfigError("--tolerance applies to the embedded reference server only (drop --base-url)")
+    check_tolerances(args.tolerance)
     for target in run.targets:
         if not target.embedded:
             preflight(target, force=args.force)
@@ -257,6 +271,7 @@ def command_serve(args: argparse.Namespace) -> int:
     for fault in args.fault:
         if fault not in FAULTS:
             raise ConfigError(f"unknown fault '{fault}' (see 'conformance faults')")
+    check_tolerances(args.tolerance)
     if not 0 <= args.port <= 65535:
         raise ConfigError(f"--port {args.port} is not a port number")
     for option, value in (("--latency", args.latency), ("--chunk-delay", args.chunk_delay)):
@@ -265,10 +280,12 @@ def command_serve(args: argparse.Namespace) -> int:
     key = os.environ.get(args.api_key_env)
     if not key:
         raise ConfigError(f"set the API key the server should accept in ${args.api_key_env} (e.g. export {args.api_key_env}=sk-local-test)")
-    settings = ServerSettings(api_keys=frozenset({key}), profiles=tuple(profiles), faults=frozenset(args.fault), latency_ms=args.latency, chunk_delay_ms=args.chunk_delay)
+    settings = ServerSettings(api_keys=frozenset({key}), profiles=tuple(profiles), faults=frozenset(args.fault), tolerances=frozenset(args.tolerance),
+                              latency_ms=args.latency, chunk_delay_ms=args.chunk_delay)
     print(f"reference server: http://{args.host}:{args.port}/v1 emulating {', '.join(profiles)}; models: {', '.join(model_ids(settings))}")
     delays = [f"latency {args.latency:g} ms"] * bool(args.latency) + [f"chunk delay {args.chunk_delay:g} ms"] * bool(args.chunk_delay)
-    print(f"auth: the key in ${args.api_key_env}" + (f"; faults: {', '.join(args.fault)}" if args.fault else "") + (f"; {', '.join(delays)}" if delays else ""))
+    print(f"auth: the key in ${args.api_key_env}" + (f"; faults: {', '.join(args.fault)}" if args.fault else "")
+          + (f"; tolerances: {', '.join(args.tolerance)}" if args.tolerance else "") + (f"; {', '.join(delays)}" if delays else ""))
     sys.stdout.flush()
     serve_forever(settings, args.host, args.port)
     return EXIT_OK
@@ -291,6 +308,21 @@ def command_faults(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def command_tolerances(args: argparse.Namespace) -> int:
+    from conformance.reference.tolerances import TOLERANCES
+
+    for name, item in sorted(TOLERANCES.items()):
+        notes = []
+        if item.risky:
+            notes.append("may WARN: " + ", ".join(item.risky))
+        if item.strict_rules:
+            notes.append("strict FAIL: " + ", ".join(item.strict_rules))
+        if item.conflicts:
+            notes.append("not with: " + ", ".join(item.conflicts))
+        print(f"{name:30} {item.protocol:9} {item.description}" + (f"  [{'; '.join(notes)}]" if notes else ""))
+    return EXIT_OK
+
+
 def command_check(args: argparse.Namespace) -> int:
     from conformance.capture.check import command_check as run_check
 
@@ -304,7 +336,8 @@ def command_selftest(args: argparse.Namespace) -> int:
     return run_selftest(args)
 
 
-COMMANDS = {"run": command_run, "serve": command_serve, "checks": command_checks, "faults": command_faults, "selftest": command_selftest, "check": command_check}
+COMMANDS = {"run": command_run, "serve": command_serve, "checks": command_checks, "faults": command_faults, "tolerances": command_tolerances,
+            "selftest": command_selftest, "check": command_check}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -39,7 +39,7 @@ class RunOutcome:
 
 
 @contextlib.contextmanager
-def embedded_server(target: Target, faults: list[str]) -> Iterator[None]:
+def embedded_server(target: Target, faults: list[str], tolerances: Sequence[str] = ()) -> Iterator[None]:
     """Start the reference server for an embedded target; expose it to the plugin (and workers)."""
     from conformance.reference.app import DEFAULT_PROFILES, ServerSettings, new_api_key
     from conformance.reference.faults import FAULTS
@@ -49,7 +49,11 @@ def embedded_server(target: Target, faults: list[str]) -> Iterator[None]:
         if fault not in FAULTS:
             raise ConfigError(f"unknown fault '{fault}' (see 'conformance faults')")
     key = new_api_key()
-    settings = ServerSettings(api_keys=frozenset({key}), profiles=tuple(target.profiles or DEFAULT_PROFILES), faults=frozenset(faults))
+    from conformance.reference.tolerances import check_names
+
+    check_names(tolerances)
+    settings = ServerSettings(api_keys=frozenset({key}), profiles=tuple(target.profiles or DEFAULT_PROFILES), faults=frozenset(faults),
+                              tolerances=frozenset(tolerances))
     with EmbeddedServer(settings) as server:
         previous = os.environ.get(EMBEDDED_ENV)
         os.environ[EMBEDDED_ENV] = f"{server.base_url}|{key}"
@@ -105,7 +109,7 @@ def run(run: RunConfig, args: argparse.Namespace) -> int:
         config_file.write_text(run.to_json())
         os.environ[RUN_CONFIG_ENV] = str(config_file)
         try:
-            with embedded_server(target, args.fault) if target.embedded else contextlib.nullcontext():
+            with embedded_server(target, args.fault, getattr(args, "tolerance", []) or []) if target.embedded else contextlib.nullcontext():
                 code = pytest.main(pytest_args(args), plugins=[outcome])
         finally:
             os.environ.pop(RUN_CONFIG_ENV, None)
@@ -171,7 +175,7 @@ def run_many(run: Any, args: argparse.Namespace, pytest_args: Sequence[str]) -> 
             os.environ[RUN_CONFIG_ENV] = str(config_file)
             outcome = RunOutcome()
             try:
-                with embedded_server(target, list(getattr(args, "fault", []) or [])) if target.embedded else contextlib.nullcontext():
+                with embedded_server(target, list(getattr(args, "fault", []) or []), list(getattr(args, "tolerance", []) or [])) if target.embedded else contextlib.nullcontext():
                     code = int(pytest.main(list(pytest_args), plugins=[outcome]))
             finally:
                 os.environ.pop(RUN_CONFIG_ENV, None)

@@ -34,10 +34,15 @@ EMBEDDED_ENV = "CONFORMANCE_EMBEDDED"  # "url|key" of an embedded server started
 # keys accepted in a config file (and in each [[targets]] entry)
 TARGET_KEYS = {
     "name", "base_url", "model", "models", "api_key_env", "profile", "headers", "image_url",
-    "timeouts", "max_response_bytes",
+    "timeouts", "max_response_bytes", "limits",
 }
 RUN_KEYS = TARGET_KEYS | {"strictness", "report_dir", "targets", "disable_checks", "baseline"}
 TIMEOUT_KEYS = {"connect", "read", "total"}
+# token budgets (max_tokens / max_completion_tokens) of the cases: [limits] max_tokens for every
+# case, max_tokens_<capability> for one kind; generous, so that a verbose model is not cut (a reply
+# cut by the token limit is inconclusive, never a FAIL, but proves nothing either)
+DEFAULT_BUDGETS = {"default": 256, "tools": 1024, "reasoning": 2048}
+LIMIT_KEYS = {"max_tokens"} | {f"max_tokens_{c}" for c in CAPABILITIES}
 
 
 @dataclass
@@ -51,6 +56,7 @@ class Target:
     headers: dict[str, str] = field(default_factory=dict)
     image_url: str | None = None
     limits: Limits = field(default_factory=Limits)
+    budgets: dict[str, int] = field(default_factory=dict)  # token budget per case kind ("default", capability): see DEFAULT_BUDGETS
 
     @property
     def embedded(self) -> bool:
@@ -66,6 +72,13 @@ class Target:
         if capability and self.models.get(capability):
             return self.models[capability]
         return self.model
+
+    def budget_for(self, capability: str | None = None) -> int:
+        """The token budget of a case of this capability (its own, else the target's default)."""
+        budgets = {**DEFAULT_BUDGETS, **self.budgets}
+        if capability and capability in budgets:
+            return int(budgets[capability])
+        return int(budgets["default"])
 
     def public(self) -> dict[str, Any]:
         """What the report may show: everything but credentials."""
@@ -254,6 +267,12 @@ def _check_types(scope: dict[str, Any], path: Path) -> None:
         if not isinstance(value, str):
             raise ConfigError(f"{_where(path, name)}: headers.{name} must be a string")
     expect("disable_checks", (list,), "a list of check names")
+    expect("limits", (dict,), "a table with max_tokens, max_tokens_<capability> (token budgets)")
+    for key, value in (scope.get("limits") or {}).items():
+        if key not in LIMIT_KEYS:
+            raise ConfigError(f"{_where(path, key)}: unknown key 'limits.{key}'; known: {', '.join(sorted(LIMIT_KEYS))}")
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise ConfigError(f"{_where(path, key)}: limits.{key} must be a positive integer (tokens)")
     for capability in scope.get("models", {}) or {}:
         if capability not in CAPABILITIES:
             raise ConfigError(f"{_where(path, capability)}: unknown capability '{capability}' in models; known: {', '.join(CAPABILITIES)}")
@@ -305,6 +324,16 @@ def limits_from(timeouts: dict[str, Any] | None, max_bytes: int | None, base: Li
         total_s=float(timeouts.get("total", base.total_s)),
         max_bytes=int(max_bytes or base.max_bytes),
     )
+
+
+def budgets_from(limits: dict[str, Any] | None, overrides: dict[str, int | None]) -> dict[str, int]:
+    """The token budgets of a target: the config's [limits], then the command line's."""
+    out: dict[str, int] = {}
+    for key, value in {**(limits or {}), **{k: v for k, v in overrides.items() if v is not None}}.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise ConfigError(f"--{key.replace('_', '-')} must be a positive integer (tokens)")
+        out["default" if key == "max_tokens" else key.removeprefix("max_tokens_")] = value
+    return out
 
 
 def parse_header(text: str, option: str = "--header") -> tuple[str, str]:

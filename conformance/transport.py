@@ -233,7 +233,7 @@ class Transport:
     def _read_body(self, ex: Exchange, response: httpx.Response, stream: bool, expect_done: bool, started: float) -> None:
         recorder = Recorder(ex, self.redactor, stream=stream, expect_done=expect_done)
         try:
-            for chunk in response.iter_raw():
+            for chunk in response.iter_bytes():  # content-decoded (gzip, deflate): what every client reads
                 if recorder.size + len(chunk) > self.limits.max_bytes:
                     self._fail(ex, "too_large", f"response larger than {self.limits.max_bytes} bytes; reading stopped")
                     break

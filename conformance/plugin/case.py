@@ -12,7 +12,7 @@ from conformance.checks import evaluate, info_of
 from conformance.errors import CaseStop, TransportFailure
 from conformance.exchange import Exchange
 from conformance.findings import CaseRecord, Finding, Verdict
-from conformance.judge import JudgeContext, applicable, run_check
+from conformance.judge import JudgeContext, applicable, cited, run_check, soften_truncated, truncation
 from conformance.plugin import SUITES_MARK
 from conformance.redact import Redactor
 from conformance.transport import Transport, pooled_client
@@ -48,6 +48,7 @@ class CaseContext:
             client=pooled_client(self.target.base_url or "", self.target.limits),  # one client per worker: keep-alive, one TLS context
         )
         capability = marker_kwargs.get("capability")
+        self.capability = capability
         self.model = self.model_for(capability) if capability else self.target.model_for(None)
         if getattr(session, "models_from_profiles", False) and self.rule("default_model"):
             # embedded runs without --model: each protocol talks to its profile's default model
@@ -59,6 +60,15 @@ class CaseContext:
         if not model:
             pytest.skip(f"no model configured{' for ' + capability if capability else ''} (use --model / --model-{capability or 'NAME'})")
         return model
+
+    def budget(self) -> int:
+        """The token budget of this case (max_tokens / max_completion_tokens): the target's budget
+        for the case's capability ([limits] in the config, --max-tokens-<capability>)."""
+        return self.target.budget_for(self.capability)
+
+    def truncated(self, exchange: Exchange) -> str | None:
+        """How the reply says it was cut by the token limit, or None (see judge.truncation)."""
+        return truncation(exchange)
 
     def rule(self, *keys: str, default: Any = None) -> Any:
         """A value of the profile for this case's protocol."""
@@ -142,6 +152,7 @@ class CaseContext:
             self._judged.add(key)
             self.record.checks_run.append(entry.name)
             findings += run_check(entry.check, args, self.strictness, exchange)
+        findings = cited(findings, self.profile)
         for finding in findings:
             self.record.add(finding)
         return findings
@@ -157,6 +168,9 @@ class CaseContext:
             return []
         self.record.checks_run.append(info.name)
         findings = evaluate(func, *args, strictness=self.strictness, **kwargs)
+        if index is not None and 0 <= index < len(self._exchanges):
+            findings = soften_truncated(info.name, findings, self._exchanges[index])
+        findings = cited(findings, self.profile)
         for finding in findings:
             self.record.add(finding)
         return findings

@@ -83,6 +83,8 @@ def authenticate(ctx: RequestContext, request: Request) -> None:
     required = ctx.emulated("version_header", default="required") == "required" or ctx.fault("anthropic_require_version")
     if ctx.fault("anthropic_accept_missing_version"):
         required = False
+    if ctx.tolerate("anthropic_any_version") and version is not None and re.fullmatch(r"\d{4}-\d{2}-\d{2}", version.strip()):
+        return
     if version is None and required:
         raise ApiError("missing_version", "anthropic-version: header is required.")
     if version is not None and version.strip() not in KNOWN_VERSIONS and not VERSION_DATE.match(version.strip()):
@@ -158,6 +160,10 @@ def build_prompt(ctx: RequestContext, body: dict[str, Any]) -> engine.Prompt:
         else:
             last_role = "assistant"
     prompt = engine.Prompt(texts=texts, last_user_text=last_user, last_role=last_role, last_tool_result=last_tool_result)
+    if ctx.tolerate("verbose_model"):
+        from conformance.reference.openai_chat import VERBOSE_WORDS
+
+        prompt.verbose_tools = VERBOSE_WORDS
     prompt.max_tokens = None if ctx.fault("anthropic_ignore_max_tokens") else max_tokens
     _apply_parameters(ctx, body, prompt)
     return prompt
@@ -299,7 +305,10 @@ def render_message(ctx: RequestContext, model: str, choice: engine.Choice, input
     if choice.text or not choice.tool_calls:
         content.append({"type": "text", "text": choice.text})
     for call in choice.tool_calls:
-        arguments: Any = json.loads(call.arguments)
+        try:
+            arguments: Any = json.loads(call.arguments)
+        except ValueError:  # cut by the token cap mid-JSON: what was complete (here, nothing)
+            arguments = {}
         if ctx.fault("anthropic_tool_input_missing_required"):
             arguments = {}
         if ctx.fault("anthropic_tool_input_as_string"):
