@@ -28,6 +28,7 @@ class ServerSettings:
     api_keys: frozenset[str]
     profiles: tuple[str, ...] = DEFAULT_PROFILES
     faults: frozenset[str] = frozenset()
+    open_access: bool = False  # a server without authentication: every request is accepted, with or without a key
 
     def profile(self, protocol: str) -> profiles_mod.Profile | None:
         return profiles_mod.for_protocol(list(self.profiles), protocol)
