@@ -19,7 +19,9 @@ from conformance.errors import EXIT_OK, EXIT_USAGE, ConfigError, ConformanceErro
 from conformance.findings import Strictness
 from conformance.reference.tolerances import check_names as check_tolerances
 from conformance.target import (
+    AUTO_FIRST,
     CAPABILITIES,
+    PROTOCOLS,
     DEFAULT_KEY_ENV,
     RunConfig,
     Target,
@@ -30,6 +32,7 @@ from conformance.target import (
     find_config_file,
     limits_from,
     line_of,
+    missing_key_error,
     parse_header,
     profile_list,
     profile_names,
@@ -76,13 +79,19 @@ def build_parser() -> Parser:
 
     run = sub.add_parser("run", help="run the suite against a target (default: the embedded reference server)")
     run.add_argument("--base-url", help="target base URL, e.g. https://api.example.com/v1 (default: the embedded reference server)")
-    run.add_argument("--model", help="model for general cases")
+    run.add_argument("--model", help=f"model for general cases of every protocol; '{AUTO_FIRST}': the first model GET /models lists (default: none; "
+                     "a target without one stops with the list of models it serves)")
     for capability in CAPABILITIES:
         run.add_argument(f"--model-{capability}", metavar="MODEL", help=f"model for {capability} cases (default: --model)")
     run.add_argument("--max-tokens", type=int, metavar="N", help="token budget of every case (default 256; config: [limits] max_tokens)")
     for capability in CAPABILITIES:
         run.add_argument(f"--max-tokens-{capability}", type=int, metavar="N", help=f"token budget of {capability} cases (config: [limits] max_tokens_{capability})")
+    for protocol in PROTOCOLS:
+        run.add_argument(f"--{protocol}-model", metavar="MODEL", help=f"model for {protocol} cases (default: --model)")
+        for capability in CAPABILITIES:
+            run.add_argument(f"--{protocol}-model-{capability}", metavar="MODEL", help=argparse.SUPPRESS)
     run.add_argument("--api-key-env", metavar="NAME", help=f"environment variable holding the API key (default {DEFAULT_KEY_ENV}, falling back to OPENAI_API_KEY)")
+    run.add_argument("--no-auth", action="store_true", help="the target has no authentication: send no key; the auth-rejection cases are skipped")
     run.add_argument("--profile", action="append", metavar="NAME", help="profile(s) to check against, repeatable or comma separated (see 'conformance profiles')")
     run.add_argument("--config", metavar="FILE", help="config file (default: ./conformance.toml, or [tool.conformance] in ./pyproject.toml)")
     run.add_argument("--report-dir", metavar="DIR", help="where reports are written (default: reports)")
@@ -120,7 +129,10 @@ def build_parser() -> Parser:
 
     _add_check_command(sub)
 
-    sub.add_parser("checks", help="list every named check")
+    checks = sub.add_parser("checks", help="list every named check; 'checks rules': every rule id; 'checks show RULE': one rule explained")
+    checks.add_argument("action", nargs="?", choices=["show", "explain", "rules"], help="show (or explain) RULE: source, severity per strictness, the fault that proves it, an example; rules: every rule id")
+    checks.add_argument("rule", nargs="?", metavar="RULE", help="a rule id (e.g. stream_done_terminator) or a check name")
+    checks.add_argument("--no-example", action="store_true", help="show: do not run the proving fault for an example exchange")
     sub.add_parser("faults", help="list the reference server's named faults")
     sub.add_parser("tolerances", help="list the reference server's named tolerances (legal variations)")
     _add_optional_commands(sub)
@@ -175,7 +187,7 @@ def resolve_run(args: argparse.Namespace) -> RunConfig:
     check_writable_dir(report_dir, "--report-dir", where)  # before any request: a run must be able to leave its results
     if getattr(args, "alluredir", None):
         check_writable_dir(args.alluredir, "--alluredir")
-    return RunConfig(targets=targets, strictness=strictness, report_dir=report_dir, disable_checks=disabled, baseline=baseline)
+    return RunConfig(targets=targets, strictness=strictness, report_dir=report_dir, disable_checks=disabled, baseline=baseline, interface="cli")
 
 
 def _target_from(scope: dict[str, Any], args: argparse.Namespace, i: int, count: int) -> Target:
@@ -185,6 +197,13 @@ def _target_from(scope: dict[str, Any], args: argparse.Namespace, i: int, count:
         value = getattr(args, f"model_{capability}")
         if value:
             models[capability] = value
+    for protocol in PROTOCOLS:
+        if getattr(args, f"{protocol}_model", None):
+            models[protocol] = getattr(args, f"{protocol}_model")
+        for capability in CAPABILITIES:
+            value = getattr(args, f"{protocol}_model_{capability}", None)
+            if value:
+                models[f"{protocol}_{capability}"] = value
     headers = dict(scope.get("headers") or {})
     headers.update(dict(parse_header(h) for h in args.header))
     profiles = [p for value in (args.profile or []) for p in profile_names(value)] or profile_list(scope.get("profile"))
@@ -204,9 +223,11 @@ def _target_from(scope: dict[str, Any], args: argparse.Namespace, i: int, count:
         image_url=args.image_url or scope.get("image_url"),
         limits=limits,
         budgets=budgets,
+        auth="none" if getattr(args, "no_auth", False) else scope.get("auth", "key"),
     )
-    if target.base_url and not target.model and not _model_optional(target):
-        raise ConfigError(f"target {target.name}: --model is required with --base-url (or set model in the config file)")
+    if target.embedded:  # the embedded server's models come from its profiles: auto-first is what it does anyway
+        target.model = None if target.model == AUTO_FIRST else target.model
+        target.models = {k: v for k, v in target.models.items() if v != AUTO_FIRST}
     return target
 
 
@@ -214,6 +235,45 @@ def _model_optional(target: Target) -> bool:
     from conformance import profiles
 
     return any(not profiles.load(p).get(proto, "model_required", default=True) for p in target.profiles for proto in profiles.load(p).protocols)
+
+
+def check_credentials(target: Target) -> None:
+    """An unset or empty key variable is one line naming it, before any case runs (embedded: its own key)."""
+    problem = missing_key_error(target, "cli")
+    if problem:
+        raise ConfigError(problem)
+
+
+def resolve_models(target: Target) -> None:
+    """Every protocol in scope needs a model: without one (or with 'auto-first'), ask the target's
+    GET /models; stop with one line listing what it serves, or take the first with 'auto-first'."""
+    from conformance import profiles
+    from conformance.preflight import served_models
+    from conformance.target import EXTERNAL_PROFILES, option
+
+    names = target.profiles or EXTERNAL_PROFILES
+    protocols = [proto for proto in PROTOCOLS if any(proto in profiles.load(p).protocols for p in names)]
+    if _model_optional(target):
+        protocols = []
+    auto = [key for key, value in [("model", target.model), *target.models.items()] if value == AUTO_FIRST]
+    missing = [proto for proto in protocols if not target.model_for(None, proto)]
+    if not auto and not missing:
+        return
+    served, problem = served_models(target)
+    if auto and served:
+        for key in auto:
+            if key == "model":
+                target.model = served[0]
+            else:
+                target.models[key] = served[0]
+        print(f"conformance: target {target.name}: using {served[0]}, the first model GET /models lists ({AUTO_FIRST})", file=sys.stderr, flush=True)
+        return
+    flags = " or ".join([option("model")] + [option(f"{proto}_model") for proto in missing if len(protocols) > 1])
+    what = f"no model given for {' and '.join(missing)} cases" if missing else f"{AUTO_FIRST} needs a model list"
+    if served:
+        shown = ", ".join(served[:12]) + (f" (and {len(served) - 12} more)" if len(served) > 12 else "")
+        raise ConfigError(f"target {target.name}: {what}; it serves: {shown} (pass {flags} NAME, or {option('model')} {AUTO_FIRST} to use the first)")
+    raise ConfigError(f"target {target.name}: {what}, and GET /models does not list any ({problem}): pass {flags} NAME")
 
 
 def _check_check_names(names: list[str]) -> None:
@@ -237,6 +297,8 @@ def command_run(args: argparse.Namespace) -> int:
 
     run = resolve_run(args)
     _ask_clients(args.clients)
+    if getattr(args, "no_auth", False) and any(t.embedded for t in run.targets):
+        raise ConfigError("--no-auth applies to a target (--base-url): the embedded reference server has its own key")
     if args.fault and not all(t.embedded for t in run.targets):
         raise ConfigError("--fault applies to the embedded reference server only (drop --base-url)")
     if args.tolerance and not all(t.embedded for t in run.targets):
@@ -245,6 +307,8 @@ def command_run(args: argparse.Namespace) -> int:
     for target in run.targets:
         if not target.embedded:
             preflight(target, force=args.force)
+            check_credentials(target)
+            resolve_models(target)
     return runner.run(run, args)
 
 
@@ -293,6 +357,20 @@ def command_serve(args: argparse.Namespace) -> int:
 
 def command_checks(args: argparse.Namespace) -> int:
     from conformance.checks import load_all
+
+    action = getattr(args, "action", None)
+    if action in ("show", "explain"):
+        if not args.rule:
+            raise ConfigError(f"checks {action} needs a rule id, e.g. 'conformance checks {action} stream_done_terminator'")
+        from conformance.explain import command_show
+
+        return command_show(args.rule, with_example=not args.no_example)
+    if action == "rules":
+        from conformance.explain import command_rules
+
+        return command_rules()
+    if getattr(args, "rule", None):
+        raise ConfigError(f"unexpected '{args.rule}' (did you mean 'conformance checks show {args.rule}'?)")
 
     for name, info in sorted(load_all().items()):
         cls = f"class {info.cls}" if info.cls else "-"

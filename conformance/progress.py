@@ -68,6 +68,11 @@ class Progress:
         """The usual outcome category, but no letter or word: the progress line says it."""
         if report.when != "call" and report.passed:
             return None
+        from conformance.plugin.outcome import verdict_category
+
+        category = verdict_category(report)
+        if category is not None:  # counted under its verdict, as conformance.pytest_plugin does
+            return category, "", category.upper()
         if report.passed:
             category, word = "passed", "PASSED"
         elif report.failed:

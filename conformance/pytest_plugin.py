@@ -13,6 +13,7 @@ renderings) once, at the end of the session.
 from __future__ import annotations
 
 import json
+import os
 import time
 from typing import Any, Iterable
 
@@ -23,10 +24,10 @@ from conformance.findings import Verdict
 from conformance.plugin import CASE_PROPERTY
 from conformance.plugin.case import _CONTEXT_KEY, CaseContext, _is_case, _record_for
 from conformance.plugin.options import add_options, run_config
-from conformance.plugin.outcome import _attach, _judge, _set_outcome, _skip_reason
+from conformance.plugin.outcome import _attach, _judge, _set_outcome, _skip_reason, verdict_category
 from conformance.plugin.results import CASES, build_results, finish, terminal_summary
 from conformance.plugin.session import Session
-from conformance.target import EMBEDDED_ENV  # noqa: F401 - kept for callers of the old location
+from conformance.target import EMBEDDED_ENV, RUN_CONFIG_ENV  # noqa: F401 - EMBEDDED_ENV kept for callers of the old location
 
 __all__ = ["CaseContext", "Session", "build_results", "run_config"]
 
@@ -40,6 +41,23 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "capability(name): the case needs the model configured for this capability")
     CASES.clear()
     config._conformance_started = (time.time(), time.monotonic())  # type: ignore[attr-defined]
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Cases of a protocol no selected profile covers are out of scope: deselected, not SKIP, so
+    that the totals, the report and the matrix show only what was in scope."""
+    from conformance.plugin.case import out_of_scope
+
+    try:
+        run = run_config(config)
+    except ConformanceError:
+        return  # reported when the session starts
+    keep, drop = [], []
+    for item in items:
+        (drop if _is_case(item) and out_of_scope(item, run.targets[0].profiles) else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
 
 
 @pytest.fixture(scope="session")
@@ -89,11 +107,34 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
     return report
 
 
+def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> Any:
+    """A case is counted under its verdict (``3 warn``, ``1 unsupported``, ``1 error``), so pytest's
+    summary line agrees with the conformance totals."""
+    category = verdict_category(report)
+    if category is None:
+        return None
+    letter = {"passed": ".", "failed": "F", "warn": "W", "unsupported": "u", "skipped": "s", "error": "E"}[category]
+    return category, letter, category.upper()
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_sessionstart(session: pytest.Session) -> None:
     from conformance import progress
 
     progress.register(session.config, session.config.getoption("--conformance-progress"))
+    if os.environ.get(RUN_CONFIG_ENV):  # under `conformance run`: its totals are the only ones printed
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.summary_stats = lambda: None
+    if not hasattr(session.config, "workerinput") and not os.environ.get(RUN_CONFIG_ENV):  # plain pytest: the key before any case
+        from conformance.target import missing_key_error
+
+        try:
+            problem = missing_key_error(run_config(session.config).targets[0], "pytest")
+        except ConformanceError as exc:
+            raise pytest.UsageError(str(exc)) from None
+        if problem:
+            raise pytest.UsageError(problem)
     baseline = session.config.getoption("--conformance-baseline")
     if baseline and not hasattr(session.config, "workerinput"):  # plain pytest: check it before running
         from conformance.report.cli import check_baseline_file

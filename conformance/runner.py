@@ -86,7 +86,8 @@ def pytest_args(args: argparse.Namespace) -> list[str]:
     if args.verbose:
         out += ["-o", "console_output_style=count", "-rfE"]
     else:  # a progress line (conformance/progress.py) instead of pytest's dots
-        out += ["--conformance-progress", "quiet" if args.quiet else "auto", "-o", "console_output_style=classic", "-rN"]
+        # failures are printed grouped by rule by the conformance summary, not one block per case
+        out += ["--conformance-progress", "quiet" if args.quiet else "auto", "-o", "console_output_style=classic", "-rN", "--tb=no"]
     return out
 
 
@@ -169,7 +170,7 @@ def run_many(run: Any, args: argparse.Namespace, pytest_args: Sequence[str]) -> 
         for target, folder in zip(run.targets, dirs):
             print(f"== target {target.name} ({target.base_url or 'embedded reference server'})", flush=True)
             one = RunConfig(targets=[target], strictness=run.strictness, report_dir=str(top / folder),
-                            disable_checks=list(run.disable_checks))
+                            disable_checks=list(run.disable_checks), interface=getattr(run, "interface", "cli"))
             config_file = Path(tmp) / f"{folder}.json"
             config_file.write_text(one.to_json())
             os.environ[RUN_CONFIG_ENV] = str(config_file)

@@ -212,11 +212,30 @@ def _pointer(path) -> str:
 
 
 def _message(error) -> str:
+    """``/path: keyword: reason``: where and which keyword first, then the reason, with the
+    instance abbreviated (a whole object in the message would push the reason out of sight)."""
     where = _pointer(error.absolute_path) or "(root)"
     message = error.message
-    if len(message) > 300:
-        message = message[:297] + "..."
-    return f"{where}: {message}"
+    shown = repr(error.instance)
+    if len(shown) > MAX_INSTANCE and shown in message:
+        message = message.replace(shown, _abbreviate(error.instance), 1)
+    if len(message) > MAX_MESSAGE:  # cut in the middle: the end holds the reason
+        message = message[: MAX_MESSAGE // 2 - 2] + " … " + message[-(MAX_MESSAGE // 2 - 1):]
+    return f"{where}: {error.validator}: {message}"
+
+
+MAX_INSTANCE = 60
+MAX_MESSAGE = 300
+
+
+def _abbreviate(instance) -> str:
+    """A short stand-in for a large instance: its type and first keys or items."""
+    if isinstance(instance, dict):
+        keys = ", ".join(repr(k) for k in list(instance)[:4])
+        return f"{{{keys}{', …' if len(instance) > 4 else ''}}} (an object)"
+    if isinstance(instance, list):
+        return f"[… {len(instance)} items] (an array)"
+    return repr(instance)[:MAX_INSTANCE - 1] + "…"
 
 
 def _nearest(schema: dict[str, Any], error, keyword: str) -> str | None:

@@ -71,14 +71,14 @@ def streamed_text(exchange: Exchange, field: str = "content") -> dict[int, str]:
     return texts
 
 
-@check(cls=None, source="CrossModel 000 §Streaming response (returns text/event-stream)", title="a stream is served as text/event-stream")
+@check(cls=None, source="CrossModel 000 §Streaming response (returns text/event-stream)", title="a stream is served as text/event-stream", hint='Answer stream: true with Content-Type: text/event-stream.')
 def check_stream_content_type(exchange: Exchange) -> Iterator[Violation]:
     media = exchange.content_type.split(";")[0].strip().lower()
     if media != "text/event-stream":
         yield Violation(f"streamed response served as {exchange.content_type or 'no content-type'!r}", exchange.header_ptr("content-type"))
 
 
-@check(cls="7", source=STREAM_SOURCE + " (the stream ends with data: [DONE])", title="the stream ends with data: [DONE]")
+@check(cls="7", source=STREAM_SOURCE + " (the stream ends with data: [DONE])", title="the stream ends with data: [DONE]", hint='Write "data: [DONE]\\n\\n" after the last chunk of every stream, also when the stream ends early.')
 def check_stream_done_terminator(exchange: Exchange) -> Iterator[Violation]:
     events = exchange.events or []
     if not exchange.saw_done:
@@ -112,7 +112,7 @@ def check_stream_first_delta_role(exchange: Exchange) -> Iterator[Violation]:
             yield Violation(f"the first delta of choice {index} has role {delta.get('role')!r}, not 'assistant'", exchange.event_ptr(position, f"/choices/{k}/delta"))
 
 
-@check(cls="3", source=STREAM_SOURCE + " (the SDK concatenates a repeated role: 'assistantassistant')", title="only the first delta carries the role")
+@check(cls="3", source=STREAM_SOURCE + " (the SDK concatenates a repeated role: 'assistantassistant')", title="only the first delta carries the role", hint='Send delta.role = "assistant" in the first chunk of each choice only; later deltas carry content alone.')
 def check_stream_role_first_only(exchange: Exchange) -> Iterator[Violation]:
     seen: set[Any] = set()
     for position, k, choice in choice_entries(exchange):
@@ -124,7 +124,7 @@ def check_stream_role_first_only(exchange: Exchange) -> Iterator[Violation]:
         seen.add(index)
 
 
-@check(cls="8", source=STREAM_SOURCE + " (finish_reason once per choice, on its last chunk)", title="each choice ends with exactly one finish_reason")
+@check(cls="8", source=STREAM_SOURCE + " (finish_reason once per choice, on its last chunk)", title="each choice ends with exactly one finish_reason", hint='Set finish_reason on the last chunk of each choice, exactly once (null on every other chunk).')
 def check_stream_finish_reason(exchange: Exchange) -> Iterator[Violation]:
     by_index: dict[Any, list[tuple[int, int, dict[str, Any]]]] = {}
     for entry in choice_entries(exchange):
@@ -223,7 +223,7 @@ def check_stream_matches_nonstream(streamed: Exchange, plain: Exchange) -> Itera
             yield Violation(f"choice {position}: streamed {got[:80]!r} but non-streamed {expected[:80]!r}", f"/exchanges/{streamed.index}/response/events")
 
 
-@check(cls="11", source="incompatibilities.md class 11; OpenAI errors are answered before the stream starts", title="an error before the stream is an HTTP error, not a 200 stream")
+@check(cls="11", source="incompatibilities.md class 11; OpenAI errors are answered before the stream starts", title="an error before the stream is an HTTP error, not a 200 stream", hint='Validate the request before starting the stream and answer a 4xx JSON error instead of a 200 stream.')
 def check_error_before_stream(exchange: Exchange) -> Iterator[Violation]:
     if exchange.status == 200:
         yield Violation("a request that cannot succeed was answered 200 (as an event stream)", f"/exchanges/{exchange.index}/response/status")

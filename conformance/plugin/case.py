@@ -49,16 +49,19 @@ class CaseContext:
         )
         capability = marker_kwargs.get("capability")
         self.capability = capability
-        self.model = self.model_for(capability) if capability else self.target.model_for(None)
+        self.model = self.model_for(capability) if capability else self.target.model_for(None, self.protocol)
         if getattr(session, "models_from_profiles", False) and self.rule("default_model"):
             # embedded runs without --model: each protocol talks to its profile's default model
             self.model = self.rule("default_model")
 
     # -- models and profile values -----------------------------------------------------------------
     def model_for(self, capability: str | None) -> str:
-        model = self.target.model_for(capability)
+        from conformance.target import model_setting
+
+        model = self.target.model_for(capability, self.protocol)
         if not model:
-            pytest.skip(f"no model configured{' for ' + capability if capability else ''} (use --model / --model-{capability or 'NAME'})")
+            flags = [self.option(model_setting(capability)), self.option(model_setting(capability, self.protocol))]
+            pytest.skip(f"no model configured{' for ' + capability if capability else ''} (use {' or '.join(flags)})")
         return model
 
     def budget(self) -> int:
@@ -69,6 +72,15 @@ class CaseContext:
     def truncated(self, exchange: Exchange) -> str | None:
         """How the reply says it was cut by the token limit, or None (see judge.truncation)."""
         return truncation(exchange)
+    def option(self, setting: str) -> str:
+        """The option that sets ``setting`` in the interface in use: ``--image-url`` under
+        ``conformance run``, ``--target-image-url`` under pytest."""
+        return self.session.option(setting)
+
+    def require_auth(self) -> None:
+        """Skip a case that proves the target rejects bad credentials when it has no authentication."""
+        if self.target.auth == "none" and not self.target.embedded:
+            pytest.skip(f"the target has no authentication ({self.option('no_auth')} / auth = \"none\"): nothing to reject")
 
     def rule(self, *keys: str, default: Any = None) -> Any:
         """A value of the profile for this case's protocol."""
@@ -277,6 +289,11 @@ def _case_identity(item: pytest.Item) -> dict[str, str]:
         "feature": kwargs.get("feature", "general"),
         "title": title,
     }
+
+
+def out_of_scope(item: pytest.Item, profile_names: list[str]) -> bool:
+    """True when no selected profile covers the case's protocol."""
+    return profiles.for_protocol(profile_names, _case_identity(item)["protocol"]) is None
 
 
 def _record_for(item: pytest.Item, session_target: str = "") -> CaseRecord:

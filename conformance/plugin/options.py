@@ -11,6 +11,7 @@ from conformance.findings import Strictness
 from conformance.target import (
     CAPABILITIES,
     DEFAULT_KEY_ENV,
+    PROTOCOLS,
     EXTERNAL_PROFILES,
     RUN_CONFIG_ENV,
     RunConfig,
@@ -27,6 +28,11 @@ def add_options(parser: pytest.Parser) -> None:
     group.addoption("--target-model", help="model for general cases")
     for capability in CAPABILITIES:
         group.addoption(f"--target-model-{capability}", help=f"model for {capability} cases (default: --target-model)")
+    for protocol in PROTOCOLS:
+        group.addoption(f"--target-{protocol}-model", help=f"model for {protocol} cases (default: --target-model)")
+        for capability in CAPABILITIES:
+            group.addoption(f"--target-{protocol}-model-{capability}", help=f"model for {protocol} {capability} cases")
+    group.addoption("--target-no-auth", action="store_true", help="the target has no authentication: send no key; auth-rejection cases are skipped")
     group.addoption("--target-api-key-env", default=None, help=f"environment variable holding the API key (default {DEFAULT_KEY_ENV}, then OPENAI_API_KEY)")
     group.addoption("--target-profile", action="append", default=[], help="profile(s) to check against (repeatable or comma separated)")
     group.addoption("--target-header", action="append", default=[], help="extra header sent with every request, 'Name: value'")
@@ -38,6 +44,15 @@ def add_options(parser: pytest.Parser) -> None:
     group.addoption("--conformance-baseline", default=None, metavar="FILE", help="known deviations (TOML): failures it covers do not fail the session")
     group.addoption("--conformance-progress", default="off", choices=("off", "quiet", "auto", "tty", "plain"),
                     help="live progress instead of pytest's dots: auto (a line in place on a terminal, plain lines in CI), tty, plain, quiet (none), off (pytest's own; default)")
+
+
+def _models(opt) -> dict[str, str]:
+    models = {c: opt(f"--target-model-{c}") for c in CAPABILITIES if opt(f"--target-model-{c}")}
+    for protocol in PROTOCOLS:
+        if opt(f"--target-{protocol}-model"):
+            models[protocol] = opt(f"--target-{protocol}-model")
+        models.update({f"{protocol}_{c}": opt(f"--target-{protocol}-model-{c}") for c in CAPABILITIES if opt(f"--target-{protocol}-model-{c}")})
+    return models
 
 
 def run_config(config: pytest.Config) -> RunConfig:
@@ -55,11 +70,12 @@ def run_config(config: pytest.Config) -> RunConfig:
             name="embedded" if not url else "target",
             base_url=check_base_url(url, "--target-url") if url else None,
             model=opt("--target-model"),
-            models={c: opt(f"--target-model-{c}") for c in CAPABILITIES if opt(f"--target-model-{c}")},
+            models=_models(opt),
             api_key_env=opt("--target-api-key-env") or DEFAULT_KEY_ENV,
             profiles=[p for value in opt("--target-profile") for p in profile_list(value)],
             headers=dict(parse_header(h) for h in opt("--target-header")),
             image_url=opt("--target-image-url"),
+            auth="none" if opt("--target-no-auth") else "key",
         )
         result = RunConfig(
             targets=[target],

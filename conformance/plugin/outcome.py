@@ -67,3 +67,19 @@ def _attach(item: pytest.Item, report: pytest.TestReport, record: CaseRecord) ->
 
     if allure_support.active(item.config):
         allure_support.annotate(data)
+
+
+# the category each verdict is counted under in pytest's own summary line, so that it agrees with
+# the conformance totals (pytest would count a WARN as passed and an ERROR as failed)
+CATEGORY = {"PASS": "passed", "FAIL": "failed", "WARN": "warn", "UNSUPPORTED": "unsupported", "SKIP": "skipped", "ERROR": "error"}
+
+
+def verdict_category(report: pytest.TestReport) -> str | None:
+    """The verdict of the case this report carries, as a pytest stats category; None when it carries none."""
+    for name, value in getattr(report, "user_properties", ()):
+        if name == CASE_PROPERTY:
+            try:
+                return CATEGORY.get(json.loads(value).get("verdict", ""))
+            except ValueError:
+                return None
+    return None

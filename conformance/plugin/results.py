@@ -80,21 +80,53 @@ def finish(session: pytest.Session) -> None:
 
 
 def terminal_summary(terminalreporter, config: pytest.Config) -> None:
+    """The one set of totals, then the failures grouped by rule (root causes, most cases first)
+    and where the report is. ``-qq`` (``conformance run -q``): the totals and one line per
+    failing rule with its case count."""
     results = getattr(config, "_conformance_results", None)
     if not results:
         return
+    from conformance.report.model import error_causes, root_causes
+
     s = results["summary"]
+    quiet = config.getoption("verbose", 0) <= -2
+    write = terminalreporter.write_line
     terminalreporter.section("conformance")
-    terminalreporter.write_line(
+    write(
         f"{s['total']} cases: {s['passed']} PASS, {s['failed']} FAIL, {s['warned']} WARN, "
         f"{s['unsupported']} UNSUPPORTED, {s['skipped']} SKIP, {s['errors']} ERROR"
     )
+    causes = root_causes(results, ("error",))
+    errors = error_causes(results)
+    if (causes or errors) and not quiet:
+        write("failures by rule (fix the first, it hits the most cases):")
+    for cause in causes:
+        count = f"{cause.count} case{'s' if cause.count != 1 else ''}"
+        if quiet:
+            write(f"FAIL  {cause.rule}: {count}")
+            continue
+        write(f"FAIL  {cause.rule} ({count}): {cause.title}", red=True)
+        target, case_id = cause.cases[0]
+        write(f"      e.g. {case_id}: {_cut(cause.first_message, 200)}")
+        write(f"      fix: {cause.hint}")
+    for reason, cases in errors:
+        count = f"{len(cases)} case{'s' if len(cases) != 1 else ''}"
+        write(f"ERROR {count}: {_cut(reason, 200)}" + ("" if quiet else f" (e.g. {cases[0][1]})"))
     from conformance.report.cli import baseline_lines
 
     for line in baseline_lines(results.get("baseline")):
-        terminalreporter.write_line(line)
-    for path in getattr(config, "_conformance_written", []):
-        terminalreporter.write_line(f"wrote {path}")
+        write(line)
+    written = list(getattr(config, "_conformance_written", []))
+    if not quiet:
+        for path in written:
+            write(f"wrote {path}")
+        html = next((p for p in written if str(p).endswith(".html")), None)
+        if html is not None and (causes or errors or s["warned"]):
+            write(f"open {html} for every finding with its exchange (root causes first)")
     problem = getattr(config, "_conformance_report_problem", None)
     if problem and not os.environ.get(RUN_CONFIG_ENV):  # under `conformance run`, the CLI prints it on stderr
-        terminalreporter.write_line(f"conformance: error: {problem}")
+        write(f"conformance: error: {problem}")
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"

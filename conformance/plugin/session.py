@@ -8,8 +8,9 @@ import pytest
 
 from conformance import profiles
 from conformance.plugin.options import run_config
-from conformance.target import EMBEDDED_ENV
 from conformance.transport import close_pooled_clients
+from conformance.errors import ConfigError
+from conformance.target import EMBEDDED_ENV, missing_key_error, option
 
 
 class Session:
@@ -50,7 +51,16 @@ class Session:
     def _api_key(self) -> str | None:
         if self.target.embedded or getattr(self, "_embedded_key", None):
             return self._embedded_key
+        if self.target.auth == "none":
+            return None
+        problem = missing_key_error(self.target, self.run.interface)
+        if problem:
+            raise ConfigError(problem)
         return self.target.api_key()
+
+    def option(self, setting: str) -> str:
+        """The option that sets ``setting`` in the interface in use (CLI or pytest), for hints."""
+        return option(setting, self.run.interface)
 
     def close(self) -> None:
         close_pooled_clients()

@@ -75,9 +75,9 @@ def authenticate(ctx: RequestContext, request: Request) -> None:
     if authorization is not None and "bearer" in schemes and not ctx.fault("anthropic_refuse_bearer"):
         scheme, _, key = authorization.partition(" ")
         presented.append(key.strip() if scheme.lower() == "bearer" else "")
-    if not presented:
+    if not presented and not ctx.settings.open_access:
         raise ApiError("missing_api_key", "Missing API key: send it in the x-api-key header.")
-    if not any(key in ctx.settings.api_keys for key in presented):
+    if not ctx.settings.open_access and not any(key in ctx.settings.api_keys for key in presented):
         raise ApiError("invalid_api_key", "Invalid API key.")
     version = request.headers.get("anthropic-version")
     required = ctx.emulated("version_header", default="required") == "required" or ctx.fault("anthropic_require_version")

@@ -32,6 +32,7 @@ class ServerSettings:
     tolerances: frozenset[str] = frozenset()  # legal variations (conformance.reference.tolerances)
     latency_ms: float = 0.0  # added before each /v1 response starts (conformance serve --latency)
     chunk_delay_ms: float = 0.0  # added before each further body chunk, e.g. each SSE event (--chunk-delay)
+    open_access: bool = False  # a server without authentication: every request is accepted, with or without a key
 
     def profile(self, protocol: str) -> profiles_mod.Profile | None:
         return profiles_mod.for_protocol(list(self.profiles), protocol)

@@ -72,6 +72,8 @@ def error_response(ctx: RequestContext, error: ApiError) -> Response:
 
 def authenticate(ctx: RequestContext, request: Request) -> None:
     """Bearer auth (or x-api-key where the profile documents it)."""
+    if ctx.settings.open_access:
+        return
     schemes = emulation.auth_schemes(ctx)
     presented = []
     authorization = request.headers.get("authorization")

@@ -50,7 +50,7 @@ def test_content_image_https_url(case):
     """an image_url block with an https URL gets a well-formed reply (or a clean refusal)"""
     url = case.target.image_url
     if not url:
-        case.skip("no image URL configured: pass --image-url (CLI) or --target-image-url (pytest) with an https image the target can fetch")
+        case.skip(f"no image URL configured: pass {case.option('image_url')} with an https image the target can fetch")
     check_reply_or_unsupported(case, _ask(case, {"type": "image_url", "image_url": {"url": url, "detail": "auto"}}), "image by URL", feature="content.block.image_url")
 
 
