@@ -139,7 +139,7 @@ def _python_lane(exchanges: list[Any]) -> list[Any]:
         from conformance.sdk.replay import replay
     except ImportError:
         return []
-    from conformance.judge import endpoint_of
+    from conformance.facts import endpoint_of
 
     out: list[Any] = []
     for exchange in exchanges:
