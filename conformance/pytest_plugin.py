@@ -37,7 +37,7 @@ from conformance.target import (
     profile_list,
 )
 from conformance.exchange import Exchange
-from conformance.redact import Redactor
+from conformance.redact import Redactor, header_secrets
 from conformance.transport import Transport
 
 CASE_PROPERTY = "conformance_case"
@@ -120,6 +120,11 @@ class Session:
         if self.target.embedded:
             self._start_embedded()
         self.api_key = self._api_key()
+        from conformance.guard import RunGuard  # run deadline and breaker (issue 18)
+
+        self.guard = RunGuard(deadline_at=self.run.deadline_at, deadline_s=self.run.deadline_s, threshold=self.run.breaker)
+        self.redactor = Redactor([self.api_key, *header_secrets(self.target.headers)])
+        _SCRUB[0] = self.redactor
         from conformance.schemas import registry
 
         self.schemas = registry()
@@ -180,7 +185,7 @@ class CaseContext:
         if self.profile is None:
             pytest.skip(f"no selected profile ({', '.join(self.target.profiles)}) covers the {self.protocol} protocol")
         self._exchanges: list[Exchange] = []
-        redactor = Redactor([session.api_key] if session.api_key else [])
+        redactor = session.redactor
         self.redactor = redactor
         self.transport = Transport(
             self.target.base_url or "",
@@ -188,6 +193,7 @@ class CaseContext:
             redactor=redactor,
             extra_headers=self.target.headers,
             on_exchange=self._record_exchange,
+            guard=session.guard,
         )
         capability = marker_kwargs.get("capability")
         self.model = self.model_for(capability) if capability else self.target.model_for(None)
@@ -253,6 +259,10 @@ class CaseContext:
             kwargs["content"] = content
             send.setdefault("content-type", "application/json")
         exchange = self.transport.request(method, path, headers=send, expect_done=expect_done, stream=stream, **kwargs)
+        if exchange.secret_echo:  # the server echoed a credential (scrubbed already): a finding
+            from conformance.checks.common import check_credential_echo
+
+            self.check(check_credential_echo, exchange)
         if exchange.error and not allow_failure:
             raise TransportFailure(f"{method} {path}: {exchange.error}")
         return exchange
@@ -436,12 +446,27 @@ def _attach(item: pytest.Item, report: pytest.TestReport, record: CaseRecord) ->
     context = item.stash.get(_CONTEXT_KEY, None)
     if context is not None:
         record.exchanges = [e.to_dict() for e in context.exchanges]
-    data = record.to_dict()
+        context.exchanges.clear()  # recorded (bounded): the run does not keep every body to its end
+    data = _scrub(record.to_dict(), report)
     report.user_properties.append((CASE_PROPERTY, json.dumps(data)))
     from conformance import allure_support
 
     if allure_support.active(item.config):
         allure_support.annotate(data)
+
+
+_SCRUB: list[Redactor | None] = [None]  # the session's redactor, for what cases print and record
+
+
+def _scrub(data: dict[str, Any], report: pytest.TestReport) -> dict[str, Any]:
+    """No secret in a case's record nor in what pytest prints for it (reasons and exception
+    texts may quote a server's words)."""
+    redactor = _SCRUB[0] or Redactor()
+    if report.longrepr is not None and not isinstance(report.longrepr, tuple):
+        report.longrepr = redactor.text(str(report.longrepr))
+    elif isinstance(report.longrepr, tuple):
+        report.longrepr = (*report.longrepr[:2], redactor.text(str(report.longrepr[2])))
+    return redactor.obj(data)
 
 
 @pytest.hookimpl(trylast=True)

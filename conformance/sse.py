@@ -30,7 +30,10 @@ KNOWN_FIELDS = ("data", "event", "id", "retry")
 DONE = "[DONE]"
 
 
-@dataclass
+MAX_KEPT = 10_000  # comments and framing issues kept per stream (an endless stream of them costs no more)
+
+
+@dataclass(slots=True)
 class SSEEvent:
     event: str | None
     data: str
@@ -98,7 +101,7 @@ class SSEParser:
         before = len(self.events)
         self._drain_lines(final=True)
         if self._has_event_content():
-            self.issues.append(
+            self._add_issue(
                 FramingIssue(
                     "unterminated_event",
                     "the stream ended in the middle of an event (no blank line after its last "
@@ -109,7 +112,7 @@ class SSEParser:
             )
             self._dispatch(record_issues=True)
         if self.expect_done and not self.saw_done:
-            self.issues.append(
+            self._add_issue(
                 FramingIssue(
                     "missing_done",
                     "the stream closed without the terminal 'data: [DONE]' event",
@@ -119,6 +122,10 @@ class SSEParser:
         return self.events[before:]
 
     # -- internals -------------------------------------------------------------------------
+    def _add_issue(self, issue: FramingIssue) -> None:
+        if len(self.issues) < MAX_KEPT or issue.kind == "missing_done":
+            self.issues.append(issue)
+
     def _reset_event(self) -> None:
         self._data: list[str] = []
         self._event_name: str | None = None
@@ -169,7 +176,8 @@ class SSEParser:
         if not self._started:
             self._event_offset = self._offset
         if line.startswith(":"):
-            self.comments.append(line[1:].strip())
+            if len(self.comments) < MAX_KEPT:
+                self.comments.append(line[1:].strip())
             return
         self._started = True
         name, sep, value = line.partition(":")
@@ -177,7 +185,7 @@ class SSEParser:
             value = value[1:]
         if not sep or name not in KNOWN_FIELDS:
             shown = line if len(line) <= 80 else line[:77] + "..."
-            self.issues.append(
+            self._add_issue(
                 FramingIssue(
                     "line_without_field",
                     f"line is not an SSE field ('data:', 'event:', 'id:', 'retry:') nor a "
@@ -211,11 +219,11 @@ class SSEParser:
             data_lines=len(self._data),
         )
         if self.saw_done and record_issues:
-            self.issues.append(
+            self._add_issue(
                 FramingIssue("data_after_done", "an event arrived after 'data: [DONE]'", event.offset, index)
             )
         if data.strip() == "":
-            self.issues.append(
+            self._add_issue(
                 FramingIssue(
                     "empty_data",
                     "an event with empty data (SDK JSON decoders crash on it; keep-alives "
@@ -232,7 +240,7 @@ class SSEParser:
             except ValueError as exc:
                 event.json_error = str(exc)
                 if len(self._data) > 1 and all(_is_json(part) for part in self._data):
-                    self.issues.append(
+                    self._add_issue(
                         FramingIssue(
                             "missing_blank_line",
                             f"{len(self._data)} 'data:' lines that are each a complete JSON "

@@ -12,7 +12,7 @@ import json
 import os
 import re
 import tomllib
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -30,9 +30,11 @@ RUN_CONFIG_ENV = "CONFORMANCE_RUN_CONFIG"
 # keys accepted in a config file (and in each [[targets]] entry)
 TARGET_KEYS = {
     "name", "base_url", "model", "models", "api_key_env", "profile", "headers", "image_url",
-    "timeouts", "max_response_bytes",
+    "timeouts", "max_response_bytes", "limits",
 }
-RUN_KEYS = TARGET_KEYS | {"strictness", "report_dir", "targets", "disable_checks", "baseline"}
+RUN_KEYS = TARGET_KEYS | {"strictness", "report_dir", "targets", "disable_checks", "baseline", "deadline", "breaker"}
+# [limits] table: memory bounds per exchange (see transport.Limits)
+LIMIT_KEYS = {"body_bytes": "max_bytes", "stream_bytes": "max_stream_bytes", "events": "max_events", "record_bytes": "record_bytes"}
 TIMEOUT_KEYS = {"connect", "read", "total"}
 
 
@@ -92,6 +94,9 @@ class RunConfig:
     report_dir: str = "reports"
     disable_checks: list[str] = field(default_factory=list)
     baseline: str | None = None  # a file of known deviations (conformance.report.baseline)
+    deadline_s: float | None = None  # the whole run's deadline (--deadline / deadline)
+    deadline_at: float | None = None  # ... as a time.time(), fixed when the run starts
+    breaker: int = 3  # consecutive same-kind transport failures that stop a target (0: never)
 
     def to_json(self) -> str:
         return json.dumps(
@@ -101,6 +106,9 @@ class RunConfig:
                 "report_dir": self.report_dir,
                 "disable_checks": self.disable_checks,
                 "baseline": self.baseline,
+                "deadline_s": self.deadline_s,
+                "deadline_at": self.deadline_at,
+                "breaker": self.breaker,
             }
         )
 
@@ -113,6 +121,9 @@ class RunConfig:
             report_dir=data["report_dir"],
             disable_checks=list(data.get("disable_checks", [])),
             baseline=data.get("baseline"),
+            deadline_s=data.get("deadline_s"),
+            deadline_at=data.get("deadline_at"),
+            breaker=int(data.get("breaker", 3)),
         )
 
 
@@ -219,6 +230,16 @@ def _check_types(scope: dict[str, Any], path: Path) -> None:
     expect("timeouts", (dict,), "a table with connect, read, total (seconds)")
     expect("max_response_bytes", (int,), "an integer")
     expect("disable_checks", (list,), "a list of check names")
+    expect("limits", (dict,), "a table with " + ", ".join(sorted(LIMIT_KEYS)))
+    for key, value in (scope.get("limits") or {}).items():
+        if key not in LIMIT_KEYS:
+            raise ConfigError(f"{_where(path, key)}: unknown key 'limits.{key}'; known: {', '.join(sorted(LIMIT_KEYS))}")
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise ConfigError(f"{_where(path, key)}: limits.{key} must be a positive integer")
+    for key in ("deadline", "breaker"):
+        value = scope.get(key)
+        if key in scope and (isinstance(value, bool) or not isinstance(value, (int, float)) or value < (1 if key == "deadline" else 0)):
+            raise ConfigError(f"{_where(path, key)}: {key} must be " + ("a positive number of seconds" if key == "deadline" else "a number of failures (0: off)"))
     for capability in scope.get("models", {}) or {}:
         if capability not in CAPABILITIES:
             raise ConfigError(f"{_where(path, capability)}: unknown capability '{capability}' in models; known: {', '.join(CAPABILITIES)}")
@@ -253,15 +274,17 @@ def profile_list(value: Any) -> list[str]:
     return [str(p) for p in value]
 
 
-def limits_from(timeouts: dict[str, Any] | None, max_bytes: int | None, base: Limits | None = None) -> Limits:
+def limits_from(timeouts: dict[str, Any] | None, max_bytes: int | None, base: Limits | None = None, sizes: dict[str, int] | None = None) -> Limits:
     base = base or Limits()
     timeouts = timeouts or {}
-    return Limits(
-        connect_s=float(timeouts.get("connect", base.connect_s)),
-        read_s=float(timeouts.get("read", base.read_s)),
-        total_s=float(timeouts.get("total", base.total_s)),
-        max_bytes=int(max_bytes or base.max_bytes),
-    )
+    values: dict[str, Any] = {
+        "connect_s": float(timeouts.get("connect", base.connect_s)),
+        "read_s": float(timeouts.get("read", base.read_s)),
+        "total_s": float(timeouts.get("total", base.total_s)),
+        "max_bytes": int(max_bytes or base.max_bytes),
+    }
+    values.update({LIMIT_KEYS[k]: int(v) for k, v in (sizes or {}).items() if k in LIMIT_KEYS})
+    return replace(base, **values)
 
 
 def parse_header(text: str) -> tuple[str, str]:
