@@ -10,7 +10,6 @@ Sizes are parameters: the tests use small ones, ``python tests/hostile_servers.p
 from __future__ import annotations
 
 import base64
-import gzip
 import json
 import socket
 import threading
@@ -23,6 +22,7 @@ from urllib.parse import quote
 CANARY = "sk-canary-5e1f0c9d2b7a4e38a6c1d0f9b8e7a6d5"
 MODELS = json.dumps({"object": "list", "data": [{"id": "m", "object": "model", "created": 1, "owned_by": "x"}]}).encode()
 CHUNK = b"x" * 65536
+MB_ = 1024 * 1024
 CREATED = int(time.time())
 
 
@@ -270,7 +270,11 @@ def deep_json(depth: int):
 
 
 def gzip_bomb(size: int):
-    payload = gzip.compress(b"\0" * size, compresslevel=9)
+    import zlib
+
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)  # gzip framing, built without holding `size` bytes
+    zeros = b"\0" * MB_
+    payload = b"".join(packer.compress(zeros) for _ in range(size // MB_)) + packer.flush()
 
     def handler(conn, req, stop):
         conn.sendall(response(200, payload, extra="content-encoding: gzip\r\n"))
@@ -303,21 +307,22 @@ def encodings(key: str) -> dict[str, str]:
     }
 
 
-def key_echo(encoding: str):
-    """Echoes the key it was sent in a header, a Location, the body or the stream, and an error."""
+def key_echo(names: list[str]):
+    """Echoes the key it was sent, in each of the named encodings, in a header, a Location, the
+    body (a 200 reply to a request with a system message, else a 401 error) or the stream."""
     def handler(conn, req, stop):
-        shown = encodings(req.key or "no-key-sent")[encoding]
-        extra = f"x-request-key: {shown}\r\nlocation: https://example.invalid/keys/{shown}\r\n"
+        forms = encodings(req.key or "no-key-sent")
+        shown = " | ".join(forms[name] for name in names)
+        extra = f"x-request-key: {shown}\r\nlocation: https://example.invalid/keys/{forms[names[-1]]}\r\n"
+        content = json.dumps("your key is " + shown)[1:-1].replace("\\\\u", "\\u")  # \u forms stay JSON escapes
         if req.stream:
-            content = json.dumps("key " + shown)[1:-1] if encoding != "u_escaped" else "key " + shown
             chunk = chunk_event("x").replace(b'"x"', f'"{content}"'.encode())
             conn.sendall(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n" + extra.encode() + b"connection: close\r\n\r\n"
-                         + chunk + b"data: [DONE]\n\n")
-        elif b"without" in req.body or b"system" not in req.body:
-            error = '{"error": {"message": "Incorrect API key provided: %s", "type": "invalid_request_error", "code": "invalid_api_key"}}' % shown
+                         + chunk + FINAL)
+        elif b'"system"' not in req.body:
+            error = '{"error": {"message": "Incorrect API key provided: %s", "type": "invalid_request_error", "code": "invalid_api_key"}}' % content
             conn.sendall(response(401, error.encode(), extra=extra))
         else:
-            content = json.dumps("your key is " + shown)[1:-1] if encoding != "u_escaped" else "your key is " + shown
             body = completion("X").replace(b'"X"', f'"{content}"'.encode())
             conn.sendall(response(200, body, extra=extra))
     return handler

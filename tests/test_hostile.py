@@ -17,6 +17,8 @@ import pytest
 import hostile_servers as hs
 from hostile_servers import CANARY, hostile_server, leaks
 
+from conformance.report import validate_results
+
 MB = 1024 * 1024
 BASIC = "test_basic_completion or test_stream_chunk_sequence"
 CASES = {
@@ -24,11 +26,11 @@ CASES = {
     "openai_chat/test_basic.py::test_basic_completion_without_system_message",
     "openai_chat/test_stream.py::test_stream_chunk_sequence",
 }
-SMALL_LIMITS = f"[limits]\nbody_bytes = {4 * MB}\nstream_bytes = {4 * MB}\nevents = 200000\nrecord_bytes = {256 * 1024}\n"
+SMALL_LIMITS = f"[limits]\nbody_bytes = {4 * MB}\nstream_bytes = {4 * MB}\nevents = 100000\nrecord_bytes = {256 * 1024}\n"
 RSS_LIMIT_MB = 400  # the issue's bound is 500 MB for a whole run
 
 
-def run(tmp_path: Path, url: str, *args: str, config: str = SMALL_LIMITS, timeout: str = "3") -> tuple[subprocess.CompletedProcess, dict, float, float]:
+def run(tmp_path: Path, url: str, *args: str, config: str = SMALL_LIMITS, timeout: str = "2") -> tuple[subprocess.CompletedProcess, dict, float, float]:
     """The CLI in a clean environment; returns the process, results.json, peak RSS (MB), seconds."""
     (tmp_path / "conformance.toml").write_text(config)
     rss = tmp_path / "rss.txt"
@@ -45,6 +47,7 @@ def run(tmp_path: Path, url: str, *args: str, config: str = SMALL_LIMITS, timeou
     results_path = tmp_path / "out" / "results.json"
     assert results_path.is_file(), proc.stdout[-3000:] + proc.stderr[-3000:]
     results = json.loads(results_path.read_text())
+    validate_results(results, "results.json")  # the recording and secret_echo markers are in the schema
     peak = int(rss.read_text()) / 1024 if rss.is_file() else 0.0
     no_key_anywhere(tmp_path / "out", proc)
     return proc, results, peak, elapsed
@@ -69,19 +72,19 @@ def errors_of(results: dict) -> list[str]:
 # -- one bad behaviour each: every case ERROR or FAIL ----------------------------------------------
 CATALOGUE = {
     # name: (handler, expected verdicts, a phrase of the error/reason or None, max seconds)
-    "hang_before_headers": (hs.hang_before_headers, {"ERROR"}, "3s", 40),
+    "hang_before_headers": (hs.hang_before_headers, {"ERROR"}, "after 2s", 40),
     "hang_mid_stream": (hs.hang_mid_stream, {"ERROR"}, "", 40),
     "one_byte_a_second": (hs.drip, {"ERROR"}, "not complete after", 40),
     "body_100mb_reduced": (hs.big_body(12 * MB), {"ERROR"}, "larger than the 4 MB limit (max_body_bytes)", 60),
     "stream_1gb_reduced": (hs.big_stream(24 * MB), {"ERROR", "FAIL"}, "larger than the 4 MB limit (max_stream_bytes)", 60),
     "infinite_stream": (hs.infinite_stream, {"ERROR", "FAIL"}, "larger than the 4 MB limit", 60),
-    "tiny_events_1m_reduced": (hs.tiny_events(300_000), {"ERROR", "FAIL"}, "more than 200,000 events (max_events)", 90),
+    "tiny_events_1m_reduced": (hs.tiny_events(150_000), {"ERROR", "FAIL"}, "more than 100,000 events (max_events)", 90),
     "invalid_json": (hs.invalid_json, {"FAIL", "ERROR"}, None, 40),
     "invalid_utf8": (hs.invalid_utf8, {"FAIL", "ERROR", "WARN"}, None, 40),
     "wrong_content_type": (hs.wrong_content_type, {"FAIL", "ERROR", "WARN"}, None, 40),
     "reset_mid_stream": (hs.reset_mid_stream, {"ERROR"}, "connection failed while reading", 40),
     "no_terminator": (hs.no_terminator, {"FAIL", "ERROR"}, None, 40),
-    "http10_close_delimited": (hs.http10_close_delimited, {"PASS", "FAIL", "WARN"}, None, 40),
+    "http10_close_delimited": (hs.http10_close_delimited, {"PASS"}, None, 40),  # read whole: a legal answer
     "headers_64kb": (hs.huge_headers, {"ERROR", "PASS", "FAIL"}, None, 40),  # h11 takes it (a JSON answer to a stream: FAIL); no crash, no hang
     "json_100k_deep": (hs.deep_json(100_000), {"FAIL", "ERROR", "WARN"}, None, 40),
     "gzip_bomb_reduced": (hs.gzip_bomb(64 * MB), {"ERROR"}, "after gzip decoding", 40),
@@ -89,11 +92,15 @@ CATALOGUE = {
 }
 
 
+# size limits are what must stop these (the exchange's time limit stays out of the way)
+SIZE_BOUND = {"body_100mb_reduced", "stream_1gb_reduced", "infinite_stream", "tiny_events_1m_reduced", "gzip_bomb_reduced"}
+
+
 @pytest.mark.parametrize("name", sorted(CATALOGUE))
 def test_hostile_server_gets_a_verdict_for_every_case(tmp_path, name):
     handler, expected, phrase, max_s = CATALOGUE[name]
     with hostile_server(handler) as server:
-        proc, results, peak, elapsed = run(tmp_path, server.url)
+        proc, results, peak, elapsed = run(tmp_path, server.url, timeout="30" if name in SIZE_BOUND else "2")
     got = verdicts(results)
     assert set(got) == CASES, got
     assert {v for v, _ in got.values()} <= expected, got
@@ -105,12 +112,6 @@ def test_hostile_server_gets_a_verdict_for_every_case(tmp_path, name):
     size = (tmp_path / "out" / "results.json").stat().st_size
     # 3 exchanges of at most 256 KB of text each (a control character is 6 bytes escaped in JSON)
     assert size < 3 * 6 * (256 * 1024) + 1 * MB, f"results.json is {size} bytes: recording is not bounded"
-
-
-def test_the_http10_close_delimited_body_is_read_whole(tmp_path):
-    with hostile_server(hs.http10_close_delimited) as server:
-        _, results, _, _ = run(tmp_path, server.url)
-    assert {v for v, _ in verdicts(results).values()} == {"PASS"}, verdicts(results)
 
 
 def test_a_truncated_recording_says_so_with_the_size_and_hash_of_the_whole(tmp_path):
@@ -125,9 +126,11 @@ def test_a_truncated_recording_says_so_with_the_size_and_hash_of_the_whole(tmp_p
 
 
 # -- credentials ---------------------------------------------------------------------------------------
-@pytest.mark.parametrize("encoding", sorted(hs.encodings(CANARY)))
-def test_a_key_echoed_in_any_form_is_scrubbed_and_reported(tmp_path, encoding):
-    with hostile_server(hs.key_echo(encoding)) as server:
+@pytest.mark.parametrize("encodings", [sorted(hs.encodings(CANARY)), sorted(set(hs.encodings(CANARY)) - {"plain"})], ids=["all_forms", "no_plain_form"])
+def test_a_key_echoed_in_any_form_is_scrubbed_and_reported(tmp_path, encodings):
+    """The server echoes the key it got, in every given form at once, in a header, a Location,
+    the body (a 200 reply or a 401 error) and the stream."""
+    with hostile_server(hs.key_echo(encodings)) as server:
         _, results, _, _ = run(tmp_path, server.url)
     findings = [(c["id"], f["rule"], f["severity"], f["message"]) for c in results["cases"] for f in c["findings"] if f["check"] == "check_credential_echo"]
     assert {case for case, *_ in findings} == CASES, findings
@@ -135,11 +138,12 @@ def test_a_key_echoed_in_any_form_is_scrubbed_and_reported(tmp_path, encoding):
     for place in ("header x-request-key", "header location", "body", "stream"):
         assert place in where, (place, where)
     unmasked = {case for case, rule, *_ in findings if rule == "credential_echo.unmasked"}
-    if encoding == "plain":
+    if "plain" in encodings:  # the key whole in a 2xx body (or stream): FAIL; in the 401 error: WARN
         assert unmasked == {"openai_chat/test_basic.py::test_basic_completion", "openai_chat/test_stream.py::test_stream_chunk_sequence"}
         assert verdicts(results)["openai_chat/test_basic.py::test_basic_completion"][0] == "FAIL"
     else:
         assert unmasked == set()
+        assert {sev for _, _, sev, _ in findings} == {"warning"}
     assert "[REDACTED]" in (tmp_path / "out" / "results.json").read_text()
 
 
@@ -160,8 +164,9 @@ def test_the_breaker_ends_the_cases_of_a_dripping_server_without_waiting_each_ou
         proc, results, _, elapsed = run(tmp_path, server.url, "-k", "basic or stream", "--breaker", "2", timeout="2")
     got = verdicts(results)
     assert len(got) > 10 and {v for v, _ in got.values()} <= {"ERROR", "SKIP", "UNSUPPORTED"}
-    stopped = [reason for v, reason in got.values() if "breaker open" in reason]
-    assert len(stopped) >= len(got) - 4, got
+    errors = [reason for v, reason in got.values() if v == "ERROR"]
+    stopped = [reason for reason in errors if "breaker open" in reason]
+    assert len(errors) > 10 and len(stopped) == len(errors) - 2, errors  # two waited out, the rest not sent
     assert elapsed < 25, f"{elapsed:.1f}s for {len(got)} cases"
 
 
