@@ -61,15 +61,21 @@ class Redactor:
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         self._secrets: set[str] = set()
+        self._quiet: set[str] = set()  # scrubbed, but finding them is not an echo (e.g. a made-up wrong key)
+        self._loud: Redactor | None = None
         self._pattern: re.Pattern[str] | None = None
         self.hits = 0
         for secret in secrets:
             self.add(secret)
 
-    def add(self, secret: str | None) -> None:
+    def add(self, secret: str | None, *, echo: bool = True) -> None:
+        """Scrub ``secret`` from now on. ``echo=False``: a value that is scrubbed but whose
+        appearance does not count in :attr:`hits` (a deliberately wrong key a case sends)."""
         if secret and len(secret) >= 4 and secret not in self._secrets:
             self._secrets.add(secret)
-            self._pattern = None
+            if not echo:
+                self._quiet.add(secret)
+            self._pattern = self._loud = None
 
     @property
     def secrets(self) -> frozenset[str]:
@@ -79,7 +85,7 @@ class Redactor:
         if self._pattern is None and self._secrets:
             pieces: set[str] = set()
             for secret in self._secrets:
-                if len(secret) < WINDOW:
+                if len(secret) < WINDOW or secret in self._quiet:  # a made-up key is no secret: only whole
                     pieces.add(secret)
                     continue
                 for variant in {secret, secret.lower(), secret.upper()}:
@@ -122,7 +128,12 @@ class Redactor:
         spans = self.spans(value)
         if not spans:
             return value
-        self.hits += len(spans)
+        if not self._quiet:
+            self.hits += len(spans)
+        else:
+            if self._loud is None:
+                self._loud = Redactor(self._secrets - self._quiet)
+            self.hits += len(self._loud.spans(value))
         out, last = [], 0
         for start, end in spans:
             out.append(value[last:start])
@@ -133,7 +144,7 @@ class Redactor:
 
     def contains_whole(self, value: str) -> bool:
         """True when a secret appears unmasked (whole, as sent) in ``value``."""
-        return any(secret in value for secret in self._secrets)
+        return any(secret in value for secret in self._secrets - self._quiet)
 
     def headers(self, headers: Iterable[tuple[str, str]]) -> dict[str, str]:
         out: dict[str, str] = {}

@@ -174,3 +174,18 @@ def test_an_encoding_not_asked_for_is_refused(encoding):
 
     with pytest.raises(ValueError, match="was not asked for"):
         _Decoder(encoding)
+
+
+def test_a_made_up_key_is_scrubbed_but_quoting_it_is_not_an_echo():
+    redactor = Redactor([CANARY])
+    redactor.add("sk-invalid-0000000000000000", echo=False)
+    assert redactor.text("Incorrect API key provided: sk-invalid-0000000000000000") == f"Incorrect API key provided: {REDACTED}"
+    assert redactor.hits == 0
+    assert redactor.text(f"and {CANARY}") == f"and {REDACTED}" and redactor.hits == 1
+
+
+def test_a_made_up_key_is_scrubbed_whole_only():
+    redactor = Redactor()
+    redactor.add("sk-conformance-invalid-key-000000000000", echo=False)
+    assert redactor.text("Hello there, conformance suite") == "Hello there, conformance suite"
+    assert redactor.text("bad key sk-conformance-invalid-key-000000000000") == f"bad key {REDACTED}"
