@@ -72,6 +72,7 @@ class SSEParser:
     def __post_init__(self) -> None:
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._buffer = ""
+        self._pending: list[str] = []  # pieces of a line not finished yet (joined once it is)
         self._offset = 0  # characters consumed so far (approximate bytes for ASCII streams)
         self._pending_cr = False
         self._first = True
@@ -87,7 +88,13 @@ class SSEParser:
             if text.startswith("\ufeff"):
                 text = text[1:]
             self._first = False
-        self._buffer += text
+        if "\n" not in text and "\r" not in text:
+            # no line ends here: keep the piece aside (a line that never ends costs linear time)
+            if text:
+                self._pending.append(text)
+            return []
+        self._buffer = "".join([self._buffer, *self._pending, text])
+        self._pending = []
         before = len(self.events)
         self._drain_lines(final=False)
         return self.events[before:]
@@ -97,7 +104,8 @@ class SSEParser:
         if self._closed:
             return []
         self._closed = True
-        self._buffer += self._decoder.decode(b"", final=True)
+        self._buffer = "".join([self._buffer, *self._pending, self._decoder.decode(b"", final=True)])
+        self._pending = []
         before = len(self.events)
         self._drain_lines(final=True)
         if self._has_event_content():
