@@ -16,8 +16,11 @@ MAX_RAW_SSE_CHARS = 256 * 1024
 MB = 1024 * 1024
 # what one exchange may cost in memory (the transport's Limits override them) ...
 MAX_BODY_BYTES = 16 * MB
-MAX_STREAM_BYTES = 64 * MB
-MAX_EVENTS = 1_000_000
+# a stream's events are kept parsed for the checks: about 10-15 times their size on the wire for chat
+# chunks, about 400 bytes each for tiny ones. These defaults keep one exchange under ~400 MB
+# (measured: see issue 18's note); raise them with [limits] when the machine allows.
+MAX_STREAM_BYTES = 24 * MB
+MAX_EVENTS = 500_000
 # ... and how much of it is stored in results.json (bounded recording: the rest is summarised
 # by its size and sha256; checks have seen all of it)
 RECORD_BYTES = 2 * MB
@@ -116,12 +119,12 @@ class Exchange:
         if not self.is_sse:
             if self.size <= limit and len(self.text) <= limit:
                 return self.body, None, None, False
-            return self.text[:limit], None, None, True
+            return _prefix(self.text, limit), None, None, True
         events: list[dict[str, Any]] = []
         used = 0
         truncated = False
         for event in self.events or []:
-            cost = 2 * len(event.data) + 32  # the data and its parsed form
+            cost = 3 * len(event.data) + 100  # the data, its parsed form and the JSON around them
             if used + cost > limit:
                 truncated = True
                 break
@@ -129,8 +132,20 @@ class Exchange:
             events.append(event.to_dict())
         raw = self.raw_sse
         if raw is not None and len(raw) > max(limit - used, 0):
-            raw, truncated = raw[: max(limit - used, 0)], True
+            raw, truncated = _prefix(raw, max(limit - used, 0)), True
         return None, events, raw, truncated or not self.raw_complete
+
+
+def _prefix(text: str, limit: int) -> str:
+    """The beginning of ``text`` that stays about ``limit`` bytes once written as JSON (a body
+    of control characters is six times larger escaped)."""
+    import json as jsonlib
+
+    piece = text[:limit]
+    written = len(jsonlib.dumps(piece))
+    if written > limit and piece:
+        piece = piece[: max(int(len(piece) * limit / written), 0)]
+    return piece
 
 
 class Recorder:

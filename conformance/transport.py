@@ -140,7 +140,10 @@ class Transport:
             watchdog.cancel()
         if watchdog.fired:  # the connection was cut at the exchange's deadline: that is the error
             ex.error = ex.error_kind = None
-            self._fail(ex, "timeout", f"response not complete after {total_name}; reading stopped")
+            if ex.status is None:
+                self._fail(ex, "timeout", f"timed out before the response headers arrived (none within {total_name})")
+            else:
+                self._fail(ex, "timeout", f"response not complete after {total_name}; reading stopped")
 
     def _send_guarded(self, ex: Exchange, method, url, headers, body, stream, expect_done, started, watchdog: "_Watchdog") -> None:
         origin = _origin(url)

@@ -125,19 +125,20 @@ def test_a_stream_past_its_event_limit_stops_with_the_limit_named():
     assert "more than 1,000 events (max_events)" in recorder.limit_error and len(ex.events) == 1000
 
 
-def test_a_million_tiny_events_stay_compact():
-    """1,000,000 events of 'data: {}' (10 MB on the wire): measured RSS growth stays small."""
+def test_the_default_number_of_tiny_events_stays_compact():
+    """500,000 events of 'data: {}' (the default max_events; 5 MB on the wire): measured RSS
+    growth stays small (about 300 bytes an event; 1,000,000 by hand: see the issue's note)."""
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     recorder = _recorder(True)
     batch = b"data: {}\n\n" * 10_000
-    for _ in range(100):
+    for _ in range(50):
         recorder.feed(batch)
     ex = recorder.finish()
     grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
-    assert len(ex.events) == 1_000_000 and recorder.limit_error is None
-    assert grown_mb < 350, f"{grown_mb:.0f} MB for 1M events"
+    assert len(ex.events) == 500_000 and recorder.limit_error is None
+    assert grown_mb < 250, f"{grown_mb:.0f} MB for 500k events"
     stored = ex.to_dict(record_limit=64 * 1024)["response"]
-    assert stored["recording"]["total_events"] == 1_000_000 and stored["recording"]["stored_events"] < 2000
+    assert stored["recording"]["total_events"] == 500_000 and stored["recording"]["stored_events"] < 1000
 
 
 def test_bounded_recording_of_a_large_body_keeps_size_and_hash():

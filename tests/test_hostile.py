@@ -72,7 +72,7 @@ def errors_of(results: dict) -> list[str]:
 # -- one bad behaviour each: every case ERROR or FAIL ----------------------------------------------
 CATALOGUE = {
     # name: (handler, expected verdicts, a phrase of the error/reason or None, max seconds)
-    "hang_before_headers": (hs.hang_before_headers, {"ERROR"}, "after 2s", 40),
+    "hang_before_headers": (hs.hang_before_headers, {"ERROR"}, "timed out before the response headers arrived", 40),
     "hang_mid_stream": (hs.hang_mid_stream, {"ERROR"}, "", 40),
     "one_byte_a_second": (hs.drip, {"ERROR"}, "not complete after", 40),
     "body_100mb_reduced": (hs.big_body(12 * MB), {"ERROR"}, "larger than the 4 MB limit (max_body_bytes)", 60),
