@@ -100,6 +100,8 @@ def build_parser() -> Parser:
     run.add_argument("--image-url", metavar="URL", help="an https image URL the target can fetch, for image-by-URL cases")
     run.add_argument("--disable-check", action="append", default=[], metavar="CHECK", help="switch a check off by name (see 'conformance checks')")
     run.add_argument("--timeout", type=seconds, metavar="SECONDS", help="total time allowed for one exchange (default 120)")
+    run.add_argument("--deadline", type=seconds, metavar="SECONDS", help="time allowed for the whole run: cases not finished by then are ERROR (default: none)")
+    run.add_argument("--breaker", type=int, metavar="N", help="after N consecutive transport failures of the same kind, the target's remaining cases are ERROR without waiting (default 3; 0: off)")
     run.add_argument("--fault", action="append", default=[], metavar="NAME", help="embedded server only: inject a named fault (see 'conformance faults')")
     run.add_argument("--tolerance", action="append", default=[], metavar="NAME", help="embedded server only: show a named legal variation (see 'conformance tolerances')")
     run.add_argument("-k", dest="keyword", metavar="EXPR", help="only run cases matching the pytest -k expression")
@@ -182,12 +184,19 @@ def resolve_run(args: argparse.Namespace) -> RunConfig:
     from conformance.report.cli import check_baseline_file
 
     baseline = check_baseline_file(args.baseline or table.get("baseline"))
+    deadline = args.deadline if args.deadline is not None else table.get("deadline")
+    if deadline is not None and deadline <= 0:
+        raise ConfigError("--deadline must be a positive number of seconds")
+    breaker = args.breaker if args.breaker is not None else table.get("breaker", 3)
+    if breaker < 0:
+        raise ConfigError("--breaker must be 0 (off) or a number of failures")
     report_dir = args.report_dir or table.get("report_dir", "reports")
     where = "--report-dir" if args.report_dir else f"{config_path}:{line_of(config_path, 'report_dir') or 1}: report_dir" if "report_dir" in table else "--report-dir (default)"
     check_writable_dir(report_dir, "--report-dir", where)  # before any request: a run must be able to leave its results
     if getattr(args, "alluredir", None):
         check_writable_dir(args.alluredir, "--alluredir")
-    return RunConfig(targets=targets, strictness=strictness, report_dir=report_dir, disable_checks=disabled, baseline=baseline, interface="cli")
+    return RunConfig(targets=targets, strictness=strictness, report_dir=report_dir, disable_checks=disabled, baseline=baseline, interface="cli",
+                     deadline_s=deadline, breaker=int(breaker))
 
 
 def _target_from(scope: dict[str, Any], args: argparse.Namespace, i: int, count: int) -> Target:
@@ -207,7 +216,7 @@ def _target_from(scope: dict[str, Any], args: argparse.Namespace, i: int, count:
     headers = dict(scope.get("headers") or {})
     headers.update(dict(parse_header(h) for h in args.header))
     profiles = [p for value in (args.profile or []) for p in profile_names(value)] or profile_list(scope.get("profile"))
-    limits = limits_from(scope.get("timeouts"), scope.get("max_response_bytes"))
+    limits = limits_from(scope.get("timeouts"), scope.get("max_response_bytes"), sizes=scope.get("limits"))
     budgets = budgets_from(scope.get("limits"), {"max_tokens": args.max_tokens,
                                                  **{f"max_tokens_{c}": getattr(args, f"max_tokens_{c}") for c in CAPABILITIES}})
     if args.timeout is not None:  # validated by argparse: positive and finite
@@ -299,6 +308,10 @@ def command_run(args: argparse.Namespace) -> int:
     _ask_clients(args.clients)
     if getattr(args, "no_auth", False) and any(t.embedded for t in run.targets):
         raise ConfigError("--no-auth applies to a target (--base-url): the embedded reference server has its own key")
+    if run.deadline_s:
+        import time
+
+        run.deadline_at = time.time() + run.deadline_s
     if args.fault and not all(t.embedded for t in run.targets):
         raise ConfigError("--fault applies to the embedded reference server only (drop --base-url)")
     if args.tolerance and not all(t.embedded for t in run.targets):
@@ -428,7 +441,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         handler = COMMANDS.get(args.command) or getattr(args, "handler", None)
         return handler(args)
     except ConformanceError as exc:
-        print(f"conformance: error: {exc}", file=sys.stderr)
+        from conformance.redact import environment_redactor
+
+        print(f"conformance: error: {environment_redactor().text(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("conformance: interrupted", file=sys.stderr)

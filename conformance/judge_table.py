@@ -159,6 +159,8 @@ def build() -> list[Applicable]:
         return value if value and value > 0 else None
 
     return [
+        # -- transport: a credential echoed by the server (scrubbed at capture; flagged by the Recorder)
+        Applicable(common.check_credential_echo, lambda f, x, c: bool(x.secret_echo)),
         # -- framing and media type ----------------------------------------------------------------
         Applicable(common.check_json_content_type, api_json),
         Applicable(os_.check_stream_content_type, any_stream),
