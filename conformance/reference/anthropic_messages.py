@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import re
 import uuid
 from typing import Any, AsyncIterator
 
@@ -28,6 +29,10 @@ DEFAULT_ROWS = {
     "model_not_found": (404, "not_found_error"),
 }
 KNOWN_VERSIONS = ("2023-06-01", "2023-01-01")
+# A version the server has not heard of is accepted when it is a date: the official SDKs send the
+# version they were released with (anthropic-python 2.x sends a date later than any listed here),
+# and a deployment must accept what they send by default.
+VERSION_DATE = re.compile(r"^20\d\d-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$")
 STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "stop_sequence": "stop_sequence", "tool_calls": "tool_use"}
 REQUEST_BLOCKS = ("text", "image", "tool_use", "tool_result", "document", "thinking", "redacted_thinking")
 
@@ -80,7 +85,7 @@ def authenticate(ctx: RequestContext, request: Request) -> None:
         required = False
     if version is None and required:
         raise ApiError("missing_version", "anthropic-version: header is required.")
-    if version is not None and version.strip() not in KNOWN_VERSIONS:
+    if version is not None and version.strip() not in KNOWN_VERSIONS and not VERSION_DATE.match(version.strip()):
         raise ApiError("missing_version", f"anthropic-version: {version!r} is not a valid version.")
 
 
