@@ -333,3 +333,53 @@ def record_tolerances() -> list[FaultRecord]:
             record.fired.append(Fired(record.fault, name, rule_id, compatible or Severity.INFO, strict_severity or RULES[rule_id].strict, broke, message))
         out.append(record)
     return out
+
+
+# -- the table -----------------------------------------------------------------------------------------
+def render_table(records: list[FaultRecord]) -> str:
+    """fault × SDK outcome × rule × severity, one line per rule that fired."""
+    label = {Severity.ERROR: "FAIL", Severity.WARNING: "WARN", Severity.INFO: "INFO"}
+    from conformance.checks import RULES
+
+    lines = [f"{'fault':44} {'openai-python':14} {'anthropic-python':17} {'rule':52} {'compatible':10} strict  evidence"]
+    for record in records:
+        outcome = record.sdk_outcome
+        first = True
+        rules: dict[str, Fired] = {}
+        for fired in record.fired:
+            if fired.rule not in rules or _RANK[fired.compatible] > _RANK[rules[fired.rule].compatible]:
+                rules[fired.rule] = fired
+        rows = sorted(rules.values(), key=lambda f: f.rule) or [None]
+        for fired in rows:
+            head = f"{record.fault:44} {outcome.get('openai-python', '-'):14} {outcome.get('anthropic-python', '-'):17}" if first else " " * 77
+            first = False
+            if fired is None:
+                lines.append(f"{head} {'(no rule fires on these probes)':52}")
+                continue
+            rule = RULES[fired.rule]
+            why = (f"breaks {', '.join(rule.breaks)}" if rule.breaks else "") + (" / semantic" if rule.semantic else "")
+            lines.append(f"{head} {fired.rule:52} {label[fired.compatible]:10} {label[fired.strict]:6}  {why or 'tolerated'}")
+        said = set()
+        for probe, outcomes in record.outcomes.items():
+            for o in outcomes:
+                if o.result == BREAKS and (o.client, o.feature) not in said:
+                    said.add((o.client, o.feature))
+                    lines.append(f"{'':44}   {o.client} {o.version} {o.feature} on {probe}: {o.detail[:140]}")
+    problems = disagreements(records)
+    lines.append("")
+    lines.append(f"{len(records)} recordings; severities {'agree with' if not problems else 'DISAGREE with'} the SDKs" + (":" if problems else "."))
+    lines.extend(f"  {p}" for p in problems)
+    return "\n".join(lines)
+
+
+def command_evidence(args: Any) -> int:
+    from conformance.errors import ConfigError
+    from conformance.reference.faults import FAULTS
+
+    names = list(getattr(args, "fault", None) or [])
+    for name in names:
+        if name not in FAULTS:
+            raise ConfigError(f"unknown fault '{name}' (see 'conformance faults')")
+    records = record_all(names or None) + ([] if names else record_tolerances())
+    print(render_table(records))
+    return 0 if not disagreements(records) else 1
