@@ -437,6 +437,10 @@ def _attach(item: pytest.Item, report: pytest.TestReport, record: CaseRecord) ->
     if context is not None:
         record.exchanges = [e.to_dict() for e in context.exchanges]
     data = record.to_dict()
+    if context is not None and context.exchanges:
+        from conformance.sdk.readiness import case_outcomes  # the official clients replay the case's exchanges
+
+        data["clients"] = case_outcomes(context.exchanges)
     report.user_properties.append((CASE_PROPERTY, json.dumps(data)))
     from conformance import allure_support
 
@@ -486,8 +490,16 @@ def build_results(config: pytest.Config, cases: list[dict[str, Any]]) -> dict[st
         "targets": targets,
         "summary": summarise(cases),
         "coverage": _coverage(run, cases),
+        "clients": _clients(cases),
         "cases": cases,
     }
+
+
+def _clients(cases: list[dict[str, Any]]) -> dict[str, Any]:
+    """The client-readiness matrix: official client × feature → works / breaks / not exercised."""
+    from conformance.sdk.readiness import matrix
+
+    return matrix(cases)
 
 
 def _coverage(run: RunConfig, cases: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -98,6 +98,13 @@ def test_failing_report_shows_matrix_and_evidence_in_chromium(failing_report, tm
     matrix = page.split('id="feature-matrix"', 1)[1].split("</table>", 1)[0]
     assert "<td>streaming</td>" in matrix and 'class="v-FAIL"><strong>FAIL</strong>' in matrix
 
+    # the client-readiness matrix: the official stream helper breaks on the repeated role
+    assert "client-readiness" in dom.by_id
+    clients = page.split('id="client-readiness"', 1)[1].split("</table>", 1)[0]
+    helper = clients.split("<code>chat.completions.stream</code>", 1)[1].split("</tr>", 1)[0]
+    assert 'class="v-FAIL"><strong>breaks</strong>' in helper and "assistantassistant" in helper
+    assert "openai-python" in clients and "not exercised" in clients
+
     # the failing case: visible, its findings named, its first exchange opened by the URL hook
     article = dom.by_id[FAILING_CASE]
     assert article["data-verdict"] == "FAIL" and "hidden" not in article

@@ -258,3 +258,37 @@ def test_sdk_default_requests_succeed_against_the_reference_server(profile):
                 assert stream.get_final_message().content[0].text
             exercised += 1
         assert exercised
+
+
+# -- the client-readiness matrix ---------------------------------------------------------------------
+def test_readiness_matrix_folds_case_outcomes():
+    from conformance.report.markdown import render_markdown
+    from conformance.report.matrix import build_matrix
+    from conformance.sdk.readiness import case_outcomes, matrix
+    from tests.report_fixtures import results
+
+    good = chat(sse(chunk({"role": "assistant", "content": ""}), chunk({}, "stop")), stream=True)
+    bad = chat(sse(chunk({"role": "assistant", "content": ""}), "", chunk({}, "stop")), stream=True)
+    cases = [{"id": "a::good", "clients": case_outcomes([good])}, {"id": "b::bad", "clients": case_outcomes([bad])}]
+    table = matrix(cases, {"openai-python": OPENAI_VERSION, "anthropic-python": ANTHROPIC_VERSION})
+    rows = {(r["client"], r["feature"]): r for r in table["rows"]}
+    assert rows["openai-python", "chat.completions.stream"]["result"] == "breaks"
+    assert rows["openai-python", "chat.completions.stream"]["cases"] == ["b::bad"]
+    assert "JSONDecodeError" in rows["openai-python", "chat.completions.stream"]["detail"]
+    assert rows["openai-python", "chat.completions.create"]["result"] == "not_exercised"
+    assert rows["anthropic-python", "messages.stream"]["result"] == "not_exercised"
+
+    run = results([])
+    run["clients"] = table
+    text = render_markdown(run)
+    assert "## Client readiness" in text and "| openai-python " in text and "**breaks**" in text
+    audit = build_matrix([run, run])
+    assert any(r["feature"] == "chat.completions.stream" and r["cells"][0]["result"] == "breaks" for r in audit["clients"])
+
+
+def test_readiness_never_crashes_on_a_hostile_exchange():
+    from conformance.sdk.readiness import case_outcomes
+
+    hostile = chat(b"\xff\xfe" + b"{" * 100000)
+    outcomes = case_outcomes([hostile])
+    assert outcomes and all(o["result"] in ("works", "breaks", "not_exercised") for o in outcomes)

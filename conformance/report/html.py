@@ -84,6 +84,7 @@ def render_html(results: Mapping[str, Any]) -> str:
         cases=_case_views(results),
         baseline=results.get("baseline"),
         coverage=results.get("coverage") or [],
+        clients=results.get("clients"),
     )
 
 

@@ -30,7 +30,7 @@ def code(text: Any) -> str:
 
 
 def render_markdown(results: Mapping[str, Any]) -> str:
-    lines = [*_header(results), "", *_matrix(results)]
+    lines = [*_header(results), "", *_matrix(results), *_clients(results)]
     baselined = baselined_reasons(results)
     cases = sort_cases(results["cases"])
     for heading, verdicts in (("Failures", FAILING), ("Warnings", {"WARN"})):
@@ -68,6 +68,22 @@ def _matrix(results: Mapping[str, Any]) -> list[str]:
     cells = [[md(row.target)] * several + [md(row.protocol), md(row.feature), f"**{row.worst}**", row.text]
              for row in rows]
     return ["## Feature matrix", "", *table_lines(head, cells)]
+
+
+def _clients(results: Mapping[str, Any]) -> list[str]:
+    """The client-readiness matrix: official client × feature → works / breaks / not exercised."""
+    clients = results.get("clients") or {}
+    rows = clients.get("rows") or []
+    if not rows:
+        return []
+    cells = []
+    for row in rows:
+        result = {"works": "works", "breaks": "**breaks**"}.get(row["result"], "not exercised")
+        detail = md(row.get("detail", "")) if row["result"] == "breaks" else ""
+        if detail and row.get("cases"):
+            detail += " (" + ", ".join(code(c) for c in row["cases"][:3]) + ")"
+        cells.append([md(f"{row['client']} {row['version']}"), code(row["feature"]), result, detail])
+    return ["", "## Client readiness", "", *table_lines(["Client", "Feature", "Result", "Detail"], cells)]
 
 
 def table_lines(head: list[str], rows: list[list[str]]) -> list[str]:
