@@ -292,3 +292,33 @@ def test_readiness_never_crashes_on_a_hostile_exchange():
     hostile = chat(b"\xff\xfe" + b"{" * 100000)
     outcomes = case_outcomes([hostile])
     assert outcomes and all(o["result"] in ("works", "breaks", "not_exercised") for o in outcomes)
+
+
+# -- the client lane ----------------------------------------------------------------------------------
+def _run(tmp_path, *args):
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CONFORMANCE_", "PYTEST_"))}
+    proc = subprocess.run([sys.executable, "-m", "conformance", "run", "-q", "--report-dir", str(tmp_path), *args],
+                          capture_output=True, text=True, env=env, timeout=600)
+    return proc, json.loads((tmp_path / "results.json").read_text())
+
+
+def test_client_lane_passes_on_the_clean_server_and_fails_where_the_client_breaks(tmp_path):
+    proc, results = _run(tmp_path / "clean", "-k", "client_openai_stream or client_anthropic")
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert {c["verdict"] for c in results["cases"]} == {"PASS"} and len(results["cases"]) == 4
+    assert all(c["exchanges"] for c in results["cases"])  # what the clients sent and received is recorded
+    rows = {(r["client"], r["feature"]): r["result"] for r in results["clients"]["rows"]}
+    assert rows["anthropic-python", "messages.stream"] == "works" and rows["openai-python", "chat.completions.stream"] == "works"
+
+    proc, results = _run(tmp_path / "faulty", "--fault", "keepalive_as_data", "-k", "client_openai_stream")
+    assert proc.returncode == 1
+    case = results["cases"][0]
+    assert case["verdict"] == "FAIL"
+    assert any(f["check"] == "check_client_call" and "JSONDecodeError" in f["message"] and f"openai-python {OPENAI_VERSION}" in f["message"]
+               for f in case["findings"])
+    rows = {(r["client"], r["feature"]): r for r in results["clients"]["rows"]}
+    assert rows["openai-python", "chat.completions.create(stream)"]["result"] == "breaks"

@@ -73,3 +73,10 @@ def check_openai_sdk(exchange: Exchange, endpoint: str) -> Iterator[Violation]:
        rules=_rules(ANTHROPIC, "messages.stream final message"))
 def check_anthropic_sdk(exchange: Exchange, endpoint: str) -> Iterator[Violation]:
     yield from _violations(outcomes_of(exchange, endpoint, ANTHROPIC))
+
+
+@check(cls=None, source="the official SDK clients (the client lane: conformance/suites/clients)", title="the official client's own call succeeds",
+       breaks=(OPENAI, ANTHROPIC), evidence="the client lane calls the target through the SDK itself (retries off, default headers): the call raised")
+def check_client_call(client: str, version: str, feature: str, error: str | None) -> Iterator[Violation]:
+    if error:
+        yield Violation(f"{client} {version} {feature}: {error}")

@@ -40,7 +40,7 @@ def case_outcomes(exchanges: Iterable[Any], paths: Mapping[str, str] | None = No
             out.append({"client": "?", "version": "?", "feature": "?", "result": NOT_EXERCISED,
                         "detail": f"could not replay: {type(exc).__name__}", "exchange": exchange.index})
             continue
-        for outcome in outcomes:
+        for outcome in outcomes + list(exchange.__dict__.get("_lane_outcomes", [])):
             if outcome.result == WORKS and outcome.kind == "strict_validation":
                 continue  # recorded by the SDK check as INFO; the default client works
             out.append({**outcome.to_dict(), "exchange": exchange.index})
