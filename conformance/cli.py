@@ -1,8 +1,9 @@
-"""The ``conformance`` command: run, serve, checks, faults (and report, profiles).
+"""The ``conformance`` command: run, serve, checks, faults (and report, profiles, proxy).
 
 Errors of the user's input print one line (``conformance: error: ...``) and exit non-zero;
-never a traceback. Exit codes: 0 all good, 1 failures, 2 usage or configuration error,
-3 target unreachable.
+never a traceback. Exit codes (conformance/errors.py): 0 all good, 1 failures, 2 usage or
+configuration error, 3 target unreachable or broken, 4 not an LLM API, 5 report written to a
+fallback folder.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import os
 import sys
 import tempfile
@@ -17,7 +19,7 @@ from pathlib import Path
 from typing import Any, Iterator, NoReturn, Sequence
 
 from conformance import __version__
-from conformance.errors import EXIT_FAILURES, EXIT_OK, EXIT_USAGE, ConfigError, ConformanceError, TargetUnreachable
+from conformance.errors import EXIT_FAILURES, EXIT_OK, EXIT_REPORT_FALLBACK, EXIT_USAGE, ConfigError, ConformanceError
 from conformance.findings import Strictness
 from conformance.target import (
     CAPABILITIES,
@@ -27,10 +29,13 @@ from conformance.target import (
     Target,
     check_base_url,
     check_profiles,
+    check_writable_dir,
     find_config_file,
     limits_from,
+    line_of,
     parse_header,
     profile_list,
+    profile_names,
     validate_table,
 )
 
@@ -42,6 +47,30 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         raise ConfigError(f"{message} (see '{self.prog} --help')")
+
+
+def seconds(text: str) -> float:
+    """argparse type: a positive, finite number of seconds (0, negative, nan and inf refused)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive, finite number of seconds (e.g. 30), not {text!r}")
+    return value
+
+
+def workers(text: str) -> str:
+    """argparse type for -n: a number of processes >= 1, or auto / logical (pytest-xdist)."""
+    if text in ("auto", "logical"):
+        return text
+    try:
+        count = int(text)
+    except ValueError:
+        count = 0
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"must be a number of processes >= 1 or 'auto', not {text!r}")
+    return str(count)
 
 
 def build_parser() -> Parser:
@@ -62,16 +91,17 @@ def build_parser() -> Parser:
     run.add_argument("--header", action="append", default=[], metavar="'NAME: VALUE'", help="extra header sent with every request")
     run.add_argument("--image-url", metavar="URL", help="an https image URL the target can fetch, for image-by-URL cases")
     run.add_argument("--disable-check", action="append", default=[], metavar="CHECK", help="switch a check off by name (see 'conformance checks')")
-    run.add_argument("--timeout", type=float, metavar="SECONDS", help="total time allowed for one exchange (default 120)")
+    run.add_argument("--timeout", type=seconds, metavar="SECONDS", help="total time allowed for one exchange (default 120)")
     run.add_argument("--fault", action="append", default=[], metavar="NAME", help="embedded server only: inject a named fault (see 'conformance faults')")
     run.add_argument("-k", dest="keyword", metavar="EXPR", help="only run cases matching the pytest -k expression")
     run.add_argument("-m", dest="markexpr", metavar="EXPR", help="only run cases matching the pytest -m expression")
     run.add_argument("-x", "--exitfirst", action="store_true", help="stop at the first failing case")
-    run.add_argument("-n", dest="workers", metavar="N", help="run cases in N processes (pytest-xdist), or 'auto'")
+    run.add_argument("-n", dest="workers", type=workers, metavar="N", help="run cases in N processes (pytest-xdist), or 'auto'")
     run.add_argument("-q", "--quiet", action="store_true", help="print only the summary")
     run.add_argument("-v", "--verbose", action="store_true", help="print one line per case")
     run.add_argument("--alluredir", metavar="DIR", help="also write Allure results to DIR")
     run.add_argument("--baseline", metavar="FILE", help="known deviations (TOML [[known]] entries): only failures outside it fail the run")
+    run.add_argument("--force", action="store_true", help="run even when the target's GET /models answers broken or not like an LLM API")
 
     serve = sub.add_parser("serve", help="run the reference server alone")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
@@ -84,6 +114,8 @@ def build_parser() -> Parser:
     selftest.add_argument("--fault", action="append", default=[], metavar="NAME", help="only these faults")
     selftest.add_argument("--report-dir", metavar="DIR", help="where mutation.md is written (default: reports)")
 
+    _add_check_command(sub)
+
     checks = sub.add_parser("checks", help="list every named check and its rules, with their severity per strictness and evidence")
     checks.add_argument("--evidence", action="store_true", help="replay every reference-server fault through the official SDKs and print fault x SDK outcome x rule x severity")
     checks.add_argument("--fault", action="append", default=[], metavar="NAME", help="with --evidence: only these faults")
@@ -92,9 +124,21 @@ def build_parser() -> Parser:
     return parser
 
 
+def _add_check_command(sub: Any) -> None:
+    from conformance.capture import FORMATS
+
+    check = sub.add_parser("check", help="judge recorded traffic offline: HAR, raw curl captures, JSONL, or a saved results.json")
+    check.add_argument("files", nargs="+", metavar="FILE", help="capture(s) to judge (HAR, curl -i output, JSONL of {request, response}, results.json)")
+    check.add_argument("--format", choices=FORMATS, help="read every FILE as this format (default: detected from the content)")
+    check.add_argument("--profile", action="append", metavar="NAME", help="profile(s) to judge against (default: a results.json's own, else openai,anthropic)")
+    check.add_argument("--strictness", choices=[s.value for s in Strictness], help="compatible (default, or a results.json's own) or strict")
+    check.add_argument("--disable-check", action="append", default=[], metavar="CHECK", help="switch a check off by name (see 'conformance checks')")
+    check.add_argument("--report-dir", metavar="DIR", help="where reports are written (default: reports)")
+
+
 def _add_optional_commands(sub: Any) -> None:
-    """Commands contributed by other modules (reports, profiles)."""
-    for module_name in ("conformance.report.cli", "conformance.profiles_cli"):
+    """Commands contributed by other modules (reports, profiles, proxy)."""
+    for module_name in ("conformance.report.cli", "conformance.profiles_cli", "conformance.proxy.cli"):
         try:
             module = __import__(module_name, fromlist=["register"])
         except ImportError:
@@ -123,7 +167,12 @@ def resolve_run(args: argparse.Namespace) -> RunConfig:
     from conformance.report.cli import check_baseline_file
 
     baseline = check_baseline_file(args.baseline or table.get("baseline"))
-    return RunConfig(targets=targets, strictness=strictness, report_dir=args.report_dir or table.get("report_dir", "reports"), disable_checks=disabled, baseline=baseline)
+    report_dir = args.report_dir or table.get("report_dir", "reports")
+    where = "--report-dir" if args.report_dir else f"{config_path}:{line_of(config_path, 'report_dir') or 1}: report_dir" if "report_dir" in table else "--report-dir (default)"
+    check_writable_dir(report_dir, "--report-dir", where)  # before any request: a run must be able to leave its results
+    if getattr(args, "alluredir", None):
+        check_writable_dir(args.alluredir, "--alluredir")
+    return RunConfig(targets=targets, strictness=strictness, report_dir=report_dir, disable_checks=disabled, baseline=baseline)
 
 
 def _target_from(scope: dict[str, Any], args: argparse.Namespace, i: int, count: int) -> Target:
@@ -135,11 +184,9 @@ def _target_from(scope: dict[str, Any], args: argparse.Namespace, i: int, count:
             models[capability] = value
     headers = dict(scope.get("headers") or {})
     headers.update(dict(parse_header(h) for h in args.header))
-    profiles = [p for value in (args.profile or []) for p in profile_list(value)] or profile_list(scope.get("profile"))
+    profiles = [p for value in (args.profile or []) for p in profile_names(value)] or profile_list(scope.get("profile"))
     limits = limits_from(scope.get("timeouts"), scope.get("max_response_bytes"))
-    if args.timeout:
-        if args.timeout <= 0:
-            raise ConfigError("--timeout must be a positive number of seconds")
+    if args.timeout is not None:  # validated by argparse: positive and finite
         limits = limits_from({"total": args.timeout, "read": min(args.timeout, limits.read_s)}, None, limits)
     target = Target(
         name=scope.get("name") or ("embedded" if not base_url else f"target{i + 1}" if count > 1 else "target"),
@@ -172,19 +219,23 @@ def _check_check_names(names: list[str]) -> None:
             raise ConfigError(f"unknown check '{name}' (see 'conformance checks')")
 
 
-def preflight(target: Target) -> None:
-    """Fail fast with one line when the target cannot be reached at all."""
-    import httpx
+def preflight(target: Target, force: bool = False) -> None:
+    """Stop with one line when the target is unreachable, broken or not an LLM API (see conformance/preflight.py)."""
+    from conformance.preflight import check_target
 
-    url = f"{target.base_url}/models"
-    try:
-        with httpx.Client(timeout=httpx.Timeout(min(target.limits.connect_s, 10.0)), trust_env=False) as client:
-            client.get(url, headers={**target.headers})
-    except httpx.TimeoutException:
-        raise TargetUnreachable(f"{target.base_url} is unreachable: no answer within {min(target.limits.connect_s, 10.0):g}s (check --base-url)") from None
-    except httpx.HTTPError as exc:
-        reason = str(exc) or type(exc).__name__
-        raise TargetUnreachable(f"{target.base_url} is unreachable: {reason} (check --base-url)") from None
+    check_target(target, force=force)
+
+
+class RunOutcome:
+    """A pytest plugin object for the in-process run: what the session wrote, and any problem doing so."""
+
+    def __init__(self) -> None:
+        self.written: list[Path] = []
+        self.report_problem: str | None = None
+
+    def pytest_unconfigure(self, config: Any) -> None:
+        self.written = list(getattr(config, "_conformance_written", []) or [])
+        self.report_problem = getattr(config, "_conformance_report_problem", None)
 
 
 @contextlib.contextmanager
@@ -250,21 +301,25 @@ def command_run(args: argparse.Namespace) -> int:
         raise ConfigError("--fault applies to the embedded reference server only (drop --base-url)")
     for target in run.targets:
         if not target.embedded:
-            preflight(target)
+            preflight(target, force=args.force)
     if len(run.targets) > 1:
         from conformance.report.cli import run_many  # several targets: one run each, then the matrix
 
         return run_many(run, args, pytest_args(args))
     target = run.targets[0]
+    outcome = RunOutcome()
     with tempfile.TemporaryDirectory(prefix="conformance-") as tmp:
         config_file = Path(tmp) / "run.json"
         config_file.write_text(run.to_json())
         os.environ[RUN_CONFIG_ENV] = str(config_file)
         try:
             with embedded_server(target, args.fault) if target.embedded else contextlib.nullcontext():
-                code = pytest.main(pytest_args(args))
+                code = pytest.main(pytest_args(args), plugins=[outcome])
         finally:
             os.environ.pop(RUN_CONFIG_ENV, None)
+    if outcome.report_problem:  # the report dir failed at the end: say where results.json went
+        print(f"conformance: error: {outcome.report_problem}", file=sys.stderr)
+        return EXIT_REPORT_FALLBACK
     from conformance.report.cli import append_step_summary
 
     append_step_summary(run.report_dir)
@@ -285,7 +340,7 @@ def command_serve(args: argparse.Namespace) -> int:
     from conformance.reference.faults import FAULTS
     from conformance.reference.server import serve_forever
 
-    profiles = [p for value in (args.profile or []) for p in profile_list(value)] or list(DEFAULT_PROFILES)
+    profiles = [p for value in (args.profile or []) for p in profile_names(value)] or list(DEFAULT_PROFILES)
     check_profiles(profiles)
     for fault in args.fault:
         if fault not in FAULTS:
@@ -335,13 +390,20 @@ def command_faults(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def command_check(args: argparse.Namespace) -> int:
+    from conformance.capture.check import command_check as run_check
+
+    return run_check(args)
+
+
 def command_selftest(args: argparse.Namespace) -> int:
     from conformance.selftest import command_selftest as run_selftest
 
+    check_writable_dir(args.report_dir or "reports", "--report-dir", None if args.report_dir else "--report-dir (default)")
     return run_selftest(args)
 
 
-COMMANDS = {"run": command_run, "serve": command_serve, "checks": command_checks, "faults": command_faults, "selftest": command_selftest}
+COMMANDS = {"run": command_run, "serve": command_serve, "checks": command_checks, "faults": command_faults, "selftest": command_selftest, "check": command_check}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -36,6 +36,7 @@ class Exchange:
     error: str | None = None
     error_kind: str | None = None  # connect | timeout | too_large | read | redirect
     timings: dict[str, float] = field(default_factory=dict)
+    retry_note: str | None = None  # why a 429/5xx answer was not retried further
 
     # -- conveniences for checks ---------------------------------------------------------------
     @property

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from conformance.judge import CHAT, MESSAGES, MODEL, MODELS, Applicable, Facts, JudgeContext
+from conformance.facts import CHAT, MESSAGES, MODEL, MODELS, Applicable, Facts, JudgeContext
 from conformance.exchange import Exchange
 
 
@@ -68,6 +68,13 @@ def build() -> list[Applicable]:
     def chat_stream(f: Facts, x: Exchange, c: JudgeContext) -> bool:
         return f.endpoint == CHAT and f.success and x.is_sse
 
+    def chat_any_reply(f: Facts, x: Exchange, c: JudgeContext) -> bool:
+        """Any successful non-streamed answer, JSON object or not: the schema judges its shape."""
+        return f.endpoint == CHAT and f.success and not x.is_sse and x.error is None
+
+    def msg_any_reply(f: Facts, x: Exchange, c: JudgeContext) -> bool:
+        return f.endpoint == MESSAGES and f.success and not x.is_sse and x.error is None
+
     def msg_reply(f: Facts, x: Exchange, c: JudgeContext) -> bool:
         return f.endpoint == MESSAGES and f.success and not x.is_sse and isinstance(x.body, dict)
 
@@ -101,7 +108,7 @@ def build() -> list[Applicable]:
 
     def first_created(f: Facts, x: Exchange, c: JudgeContext) -> tuple[Any, ...] | None:
         for position, chunk in os_.chunks(x):
-            return (chunk.get("created"), x.event_ptr(position, "/created"))
+            return (chunk.get("created"), x.event_ptr(position, "/created"), c.now)
         return None
 
     def reply_nonempty(x: Exchange) -> bool:
@@ -152,8 +159,8 @@ def build() -> list[Applicable]:
         Applicable(models.check_models_list_schema, lambda f, x, c: f.endpoint == MODELS and f.success, schema_args),
         Applicable(models.check_model_schema, lambda f, x, c: f.endpoint == MODEL and f.success, schema_args),
         # -- OpenAI chat: non-streamed reply --------------------------------------------------------
-        Applicable(oc.check_chat_response_schema, chat_reply, schema_args),
-        Applicable(oc.check_created_timestamp, chat_reply, lambda f, x, c: (x.body.get("created"), x.ptr("/created"))),
+        Applicable(oc.check_chat_response_schema, chat_any_reply, schema_args),
+        Applicable(oc.check_created_timestamp, chat_reply, lambda f, x, c: (x.body.get("created"), x.ptr("/created"), c.now)),
         Applicable(oc.check_choice_indexes, chat_reply, lambda f, x, c: (x, _int(f.asked("n")))),
         Applicable(oc.check_finish_reason_value, chat_reply),
         Applicable(oc.check_usage_arithmetic, chat_reply, lambda f, x, c: (x.body.get("usage"), x.ptr("/usage"), reply_nonempty(x))),
@@ -168,7 +175,7 @@ def build() -> list[Applicable]:
         Applicable(oc.check_created_timestamp, chat_stream, first_created),
         Applicable(os_.check_stream_include_usage, lambda f, x, c: chat_stream(f, x, c) and include_usage(f)),
         Applicable(oc.check_usage_arithmetic, lambda f, x, c: chat_stream(f, x, c) and include_usage(f), usage_chunk),
-        Applicable(os_.check_stream_no_unrequested_usage, lambda f, x, c: chat_stream(f, x, c) and not include_usage(f)),
+        Applicable(os_.check_stream_no_unrequested_usage, lambda f, x, c: chat_stream(f, x, c) and f.request_known and not include_usage(f)),
         # -- OpenAI chat: what the request asked for -----------------------------------------------
         Applicable(op.check_stream_n_choices, lambda f, x, c: chat_stream(f, x, c) and (_int(f.asked("n")) or 1) > 1,
                    lambda f, x, c: (x, _int(f.asked("n")))),
@@ -195,7 +202,7 @@ def build() -> list[Applicable]:
                    and f.asked("response_format").get("type") in ("json_object", "json_schema"),
                    lambda f, x, c: (x, ((f.asked("response_format").get("json_schema") or {}).get("schema")) if f.asked("response_format").get("type") == "json_schema" else None)),
         # -- Anthropic messages: non-streamed reply ------------------------------------------------
-        Applicable(an.check_message_schema, msg_reply, schema_args),
+        Applicable(an.check_message_schema, msg_any_reply, schema_args),
         # -- Anthropic messages: stream ------------------------------------------------------------
         Applicable(ans.check_stream_no_done, msg_stream),
         Applicable(ans.check_stream_event_names, msg_stream),

@@ -24,6 +24,7 @@ import pytest
 from conformance import __version__, profiles
 from conformance.checks import evaluate, info_of
 from conformance.errors import CaseStop, ConformanceError, TransportFailure
+from conformance.judge import JudgeContext, applicable, run_check
 from conformance.findings import CaseRecord, Finding, Strictness, Verdict, derive_verdict, summarise
 from conformance.target import (
     CAPABILITIES,
@@ -181,6 +182,8 @@ class CaseContext:
         if self.profile is None:
             pytest.skip(f"no selected profile ({', '.join(self.target.profiles)}) covers the {self.protocol} protocol")
         self._exchanges: list[Exchange] = []
+        self._judged: set[tuple[str, int]] = set()
+        self._judge_context: JudgeContext | None = None
         redactor = Redactor([session.api_key] if session.api_key else [])
         self.redactor = redactor
         self.transport = Transport(
@@ -265,16 +268,86 @@ class CaseContext:
         return self.request("GET", path, **kwargs)
 
     # -- checks and verdicts -------------------------------------------------------------------------
+    def judge_context(self) -> JudgeContext:
+        if self._judge_context is None:
+            self._judge_context = JudgeContext(
+                profiles=list(self.target.profiles), strictness=self.strictness,
+                disabled=frozenset(self.session.disabled), _schemas=self.schemas,
+            )
+        return self._judge_context
+
+    def judge(self, exchange: Exchange) -> list[Finding]:
+        """Every applicable rule for this exchange (the same judge() as the proxy and offline
+        checks); the case adds only its own expectations with :meth:`check`."""
+        context = self.judge_context()
+        findings: list[Finding] = []
+        for entry, args in applicable(exchange, context):
+            key = (entry.name, exchange.index)
+            if key in self._judged:
+                continue
+            self._judged.add(key)
+            self.record.checks_run.append(entry.name)
+            findings += run_check(entry.check, args, self.strictness, exchange)
+        for finding in findings:
+            self.record.add(finding)
+        return findings
+
     def check(self, func: Callable[..., Iterable[Any]], *args: Any, **kwargs: Any) -> list[Finding]:
-        """Run a named check; its findings join the case's record."""
+        """Run a named check; its findings join the case's record. A check that judge() already
+        applied to the same exchange is not run twice."""
         info = info_of(func)
         if info.name in self.session.disabled:
+            return []
+        index = _exchange_index(args)
+        if index is not None and (info.name, index) in self._judged:
             return []
         self.record.checks_run.append(info.name)
         findings = evaluate(func, *args, strictness=self.strictness, **kwargs)
         for finding in findings:
             self.record.add(finding)
         return findings
+
+    def expect_success(self, exchange: Exchange, feature: str = "the request") -> None:
+        """A documented request must succeed. A 429/5xx that outlived the retry policy ends the
+        case as ERROR (not a verdict on the target's conformance); anything else not 2xx is a FAIL."""
+        from conformance.checks.common import check_success_status
+        from conformance.retry import RETRY_STATUSES
+
+        if exchange.status in RETRY_STATUSES:
+            self.refused(exchange, feature, required=True)
+        self.require(self.check(check_success_status, exchange))
+
+    def refused(self, exchange: Exchange, feature: str, *, required: bool | None = None, what: str | None = None) -> None:
+        """Classify a non-2xx answer to a request for ``feature`` (conformance.verdicts): returns when
+        it is not a refusal; otherwise ends the case as UNSUPPORTED, ERROR or FAIL. ``required``
+        overrides the profile's ``features`` table (default: optional unless the profile says so)."""
+        from conformance.checks.errors import check_feature_refused
+        from conformance.verdicts import OPTIONAL, REQUIRED, Ending, classify_refusal
+
+        if required is None:
+            required = self.feature_requirement(feature) == REQUIRED
+        error = exchange.body.get("error") if isinstance(exchange.body, dict) else None
+        detail = f"{error.get('code') or error.get('type')}: {str(error.get('message'))[:120]}" if isinstance(error, dict) else ""
+        refusal = classify_refusal(exchange.status, what or feature, REQUIRED if required else OPTIONAL, detail, int(exchange.timings.get("attempts", 1)))
+        if refusal is None:
+            return
+        if refusal.ending is Ending.TRANSPORT:
+            raise TransportFailure(refusal.reason + (f" ({exchange.retry_note})" if exchange.retry_note else ""))
+        if refusal.ending is Ending.UNSUPPORTED:
+            self.unsupported(refusal.reason)
+        self.check(check_feature_refused, exchange, refusal.reason, refusal.rule)
+        raise CaseStop()
+
+    def feature_requirement(self, feature: str) -> str:
+        """"required" or "optional": the profile's ``features`` table, by the most specific key
+        (``response_format.json_schema`` before ``response_format``)."""
+        table = self.rule("features", default={}) or {}
+        key = feature
+        while key:
+            if key in table:
+                return str(table[key])
+            key = key.rpartition(".")[0]
+        return "optional"
 
     def require(self, findings: list[Finding]) -> None:
         """Stop the case when the given check found an error: nothing after it can be judged."""
@@ -303,6 +376,17 @@ class CaseContext:
 
     def close(self) -> None:
         self.transport.close()
+
+
+def _exchange_index(args: tuple[Any, ...]) -> int | None:
+    """The exchange a check's arguments are about: an Exchange, or a pointer into one."""
+    for arg in args:
+        if isinstance(arg, Exchange):
+            return arg.index
+        if isinstance(arg, str) and arg.startswith("/exchanges/"):
+            part = arg.split("/")[2]
+            return int(part) if part.isdigit() else None
+    return None
 
 
 def _case_identity(item: pytest.Item) -> dict[str, str]:
@@ -382,30 +466,22 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
 
 
 def _judge(record: CaseRecord, call: pytest.CallInfo) -> None:
+    """The case's verdict from its findings and how it ended (conformance.verdicts decides)."""
+    from conformance.verdicts import Ending, case_verdict
+
     excinfo = call.excinfo
-    preset = record.verdict
-    found = derive_verdict(record.findings)
+    preset = record.verdict  # UNSUPPORTED or WARN (inconclusive), set by the case on its way out
+    reason = record.reason
     if excinfo is None or excinfo.errisinstance(CaseStop):
-        if found is Verdict.PASS and preset is Verdict.WARN:
-            record.verdict = Verdict.WARN
-        else:
-            record.verdict = found
-        return
-    if excinfo.errisinstance(pytest.skip.Exception):
-        if preset is Verdict.UNSUPPORTED:
-            record.reason = str(excinfo.value.msg).removeprefix("UNSUPPORTED: ")
-            record.verdict = found if found is Verdict.FAIL else Verdict.UNSUPPORTED
-        else:
-            record.verdict, record.reason = Verdict.SKIP, str(excinfo.value.msg)
-        return
-    if found is Verdict.FAIL:
-        record.verdict = Verdict.FAIL
-        return
-    record.verdict = Verdict.ERROR
-    if excinfo.errisinstance(TransportFailure):
-        record.reason = str(excinfo.value)
+        ending = Ending.INCONCLUSIVE if preset is Verdict.WARN else Ending.COMPLETED
+    elif excinfo.errisinstance(pytest.skip.Exception):
+        reason = str(excinfo.value.msg).removeprefix("UNSUPPORTED: ")
+        ending = Ending.UNSUPPORTED if preset is Verdict.UNSUPPORTED else Ending.SKIPPED
+    elif excinfo.errisinstance(TransportFailure):
+        ending, reason = Ending.TRANSPORT, str(excinfo.value)
     else:
-        record.reason = f"the case could not evaluate the response: {excinfo.typename}: {excinfo.value}"
+        ending, reason = Ending.CRASHED, f"{excinfo.typename}: {excinfo.value}"
+    record.verdict, record.reason = case_verdict(record.findings, ending, reason)
 
 
 def _set_outcome(item: pytest.Item, report: pytest.TestReport, record: CaseRecord) -> None:
@@ -529,7 +605,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     from conformance import report
 
     out = Path(run_config(config).report_dir)
-    config._conformance_written = report.write_all(results, out)  # type: ignore[attr-defined]
+    # never lose a run: if out cannot be written, results.json goes to a temporary folder (problem says where)
+    written, problem = report.write_all_or_fallback(results, out)
+    config._conformance_written, config._conformance_report_problem = written, problem  # type: ignore[attr-defined]
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
@@ -548,3 +626,6 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         terminalreporter.write_line(line)
     for path in getattr(config, "_conformance_written", []):
         terminalreporter.write_line(f"wrote {path}")
+    problem = getattr(config, "_conformance_report_problem", None)
+    if problem and not os.environ.get(RUN_CONFIG_ENV):  # under `conformance run`, the CLI prints it on stderr
+        terminalreporter.write_line(f"conformance: error: {problem}")

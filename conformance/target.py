@@ -8,7 +8,9 @@ is never stored here: only the name of the environment variable that holds it.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
 import os
 import re
 import tomllib
@@ -19,6 +21,7 @@ from urllib.parse import urlsplit
 
 from conformance.errors import ConfigError
 from conformance.findings import Strictness
+from conformance.retry import RETRY_STATUSES, RetryPolicy
 from conformance.transport import Limits
 
 CAPABILITIES = ("vision", "audio", "tools", "logprobs", "reasoning")
@@ -76,12 +79,18 @@ class Target:
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["limits"] = asdict(self.limits)
+        data["limits"]["retry"]["statuses"] = sorted(self.limits.retry.statuses)
         return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "Target":
         data = dict(data)
-        data["limits"] = Limits(**data.get("limits", {}))
+        limits = dict(data.get("limits", {}))
+        if isinstance(limits.get("retry"), dict):
+            retry = dict(limits["retry"])
+            retry["statuses"] = frozenset(retry.get("statuses", RETRY_STATUSES))
+            limits["retry"] = RetryPolicy(**retry)
+        data["limits"] = Limits(**limits)
         return cls(**data)
 
 
@@ -138,21 +147,35 @@ def find_config_file(explicit: str | None, cwd: Path | None = None) -> tuple[Pat
 
 def _conformance_table(path: Path) -> dict[str, Any] | None:
     try:
-        data = tomllib.loads(path.read_text())
+        data = tomllib.loads(read_config_text(path))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
     if path.name == "pyproject.toml":
         return data.get("tool", {}).get("conformance")
     return data.get("tool", {}).get("conformance", data) if "tool" in data else data
+
+
+def read_config_text(path: Path) -> str:
+    """The text of a config file; one line naming the file when it cannot be read or is not UTF-8."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise ConfigError(
+            f"{path}:{line}: not UTF-8 text (byte 0x{data[exc.start]:02x}); TOML files must be UTF-8: "
+            f"save it as UTF-8 (e.g. iconv -f latin1 -t utf-8)"
+        ) from None
 
 
 def line_of(path: Path, key: str) -> int | None:
     """The line on which a key is first set in a TOML file (for error messages)."""
     pattern = re.compile(rf"^\s*(\[+\s*)?[\"']?{re.escape(key)}[\"']?\s*(=|\])", re.MULTILINE)
     try:
-        match = pattern.search(path.read_text())
+        match = pattern.search(path.read_text(encoding="utf-8", errors="replace"))
     except OSError:
         return None
     return match.string.count("\n", 0, match.start()) + 1 if match else None
@@ -203,7 +226,11 @@ def validate_table(table: dict[str, Any], path: Path) -> dict[str, Any]:
         _check_keys(entry, TARGET_KEYS, path, prefix=f"targets[{i}].")
     for scope in [table, *(table.get("targets") or [])]:
         _check_types(scope, path)
-    return interpolate(table, path, "config")
+    table = interpolate(table, path, "config")
+    for scope in [table, *(table.get("targets") or [])]:  # after ${ENV}: the values as they will be sent
+        for name, value in (scope.get("headers") or {}).items():
+            check_header(name, value, f"{_where(path, name)}: headers")
+    return table
 
 
 def _check_types(scope: dict[str, Any], path: Path) -> None:
@@ -218,6 +245,13 @@ def _check_types(scope: dict[str, Any], path: Path) -> None:
     expect("headers", (dict,), "a table of header = value")
     expect("timeouts", (dict,), "a table with connect, read, total (seconds)")
     expect("max_response_bytes", (int,), "an integer")
+    if isinstance(scope.get("max_response_bytes"), int) and scope["max_response_bytes"] < 1:
+        raise ConfigError(f"{_where(path, 'max_response_bytes')}: max_response_bytes must be a positive number of bytes")
+    if "profile" in scope and isinstance(scope["profile"], (str, list)) and not profile_list(scope["profile"]):
+        raise ConfigError(f"{_where(path, 'profile')}: profile is empty: name at least one profile (see 'conformance profiles') or remove the key")
+    for name, value in (scope.get("headers") or {}).items():
+        if not isinstance(value, str):
+            raise ConfigError(f"{_where(path, name)}: headers.{name} must be a string")
     expect("disable_checks", (list,), "a list of check names")
     for capability in scope.get("models", {}) or {}:
         if capability not in CAPABILITIES:
@@ -225,8 +259,8 @@ def _check_types(scope: dict[str, Any], path: Path) -> None:
     for key, value in (scope.get("timeouts") or {}).items():
         if key not in TIMEOUT_KEYS:
             raise ConfigError(f"{_where(path, key)}: unknown key 'timeouts.{key}'; known: connect, read, total")
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-            raise ConfigError(f"{_where(path, key)}: timeouts.{key} must be a positive number of seconds")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+            raise ConfigError(f"{_where(path, key)}: timeouts.{key} must be a positive, finite number of seconds")
 
 
 # -- validation of single values ---------------------------------------------------------------
@@ -250,7 +284,15 @@ def profile_list(value: Any) -> list[str]:
         return []
     if isinstance(value, str):
         return [p.strip() for p in value.split(",") if p.strip()]
-    return [str(p) for p in value]
+    return [str(p).strip() for p in value if str(p).strip()]
+
+
+def profile_names(value: str, option: str = "--profile") -> list[str]:
+    """The names in one ``--profile`` value; an empty one (``--profile ,``) is an error, not the defaults."""
+    names = profile_list(value)
+    if not names:
+        raise ConfigError(f"{option} {value!r}: no profile name given (e.g. {option} openai; see 'conformance profiles')")
+    return names
 
 
 def limits_from(timeouts: dict[str, Any] | None, max_bytes: int | None, base: Limits | None = None) -> Limits:
@@ -264,8 +306,58 @@ def limits_from(timeouts: dict[str, Any] | None, max_bytes: int | None, base: Li
     )
 
 
-def parse_header(text: str) -> tuple[str, str]:
+def parse_header(text: str, option: str = "--header") -> tuple[str, str]:
+    """``'Name: value'`` -> (name, value), both checked. The value is never echoed: it may be a secret."""
     name, sep, value = text.partition(":")
-    if not sep or not name.strip():
-        raise ConfigError(f"--header '{text}': expected 'Name: value'")
-    return name.strip(), value.strip()
+    if not sep:
+        raise ConfigError(f"{option}: expected 'Name: value', got text without a ':'")
+    return check_header(name.strip(), value.strip(), option)
+
+
+# a header name is an RFC 9110 token; a value is visible ASCII, spaces and tabs (httpx sends ASCII)
+_TOKEN_CHARS = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+def check_header(name: str, value: str, option: str = "--header") -> tuple[str, str]:
+    """Refuse a header that cannot be sent as is: an empty name, a name with characters outside a
+    token, a value with a line break, a control character or non-ASCII text."""
+    if not name:
+        raise ConfigError(f"{option}: empty header name; expected 'Name: value'")
+    bad = next((c for c in name if c not in _TOKEN_CHARS), None)
+    if bad is not None:
+        raise ConfigError(
+            f"{option}: header name {name!r} contains {bad!r}; a header name is letters, digits and !#$%&'*+-.^_`|~ only"
+        )
+    if any(c in "\r\n" for c in value):
+        raise ConfigError(f"{option}: the value of header {name} contains a line break (CR or LF); a header value must be one line")
+    if any((ord(c) < 0x20 and c != "\t") or ord(c) == 0x7F for c in value):
+        raise ConfigError(f"{option}: the value of header {name} contains a control character; remove it")
+    if not value.isascii():
+        raise ConfigError(f"{option}: the value of header {name} contains non-ASCII text; HTTP header values must be ASCII (percent- or base64-encode it)")
+    return name, value
+
+
+def check_writable_dir(path: str | Path, option: str, where: str | None = None) -> Path:
+    """Create the folder ``path`` (with its parents) and prove it is writable by writing and
+    removing a probe file; one line naming the option (``where`` says where it was set, e.g. a
+    config file's line) when that fails."""
+    folder = Path(path)
+    label, fix = f"{where or option} {path}", f"choose another {option}"
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(f"{label}: is a file, not a folder; {fix}")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        blocking = next((p for p in folder.parents if p.exists() and not p.is_dir()), "a parent")
+        raise ConfigError(f"{label}: cannot create it: {blocking} is a file; {fix}") from None
+    except OSError as exc:
+        raise ConfigError(f"{label}: cannot create it: {exc.strerror or exc}; {fix} or fix its permissions") from None
+    probe = folder / f".conformance-write-test-{os.getpid()}"
+    try:
+        probe.write_bytes(b"probe\n")
+        probe.unlink()
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            probe.unlink()
+        raise ConfigError(f"{label}: not writable ({exc.strerror or exc}); {fix} or fix its permissions") from None
+    return folder

@@ -22,6 +22,7 @@ import httpx
 
 from conformance.exchange import Exchange, Recorder
 from conformance.redact import REDACTED, SENSITIVE_HEADERS, Redactor
+from conformance.retry import RetryPolicy
 
 __all__ = ["Exchange", "Limits", "REDACTED", "Redactor", "SENSITIVE_HEADERS", "Transport"]
 
@@ -35,6 +36,7 @@ class Limits:
     total_s: float = 120.0
     max_bytes: int = 8 * 1024 * 1024
     max_redirects: int = 3
+    retry: RetryPolicy = RetryPolicy()
 
 
 class Transport:
@@ -99,13 +101,36 @@ class Transport:
             request_body=recorded_body,
         )
         started = time.monotonic()
+        policy = self.limits.retry
+        waited = 0.0
+        attempt = 1
         try:
-            self._send(exchange, method, url, send_headers, body_bytes, expect_done or stream, expect_done, started)
+            while True:
+                self._send(exchange, method, url, send_headers, body_bytes, expect_done or stream, expect_done, started)
+                if exchange.error is not None or not policy.should_retry(exchange.status, attempt):
+                    break
+                delay = policy.delay(exchange.headers.get("retry-after"), attempt, waited)
+                if delay is None:
+                    exchange.retry_note = f"not retried: Retry-After {exchange.headers.get('retry-after')!r} is beyond the {policy.max_wait_s:g}s retry budget"
+                    break
+                time.sleep(delay)
+                waited += delay
+                attempt += 1
+                exchange = self._fresh(exchange)
         finally:
             exchange.timings["total_s"] = time.monotonic() - started
+            if attempt > 1:
+                exchange.timings["attempts"] = attempt
+                exchange.timings["retry_wait_s"] = waited
             if self.on_exchange is not None:
                 exchange.index = self.on_exchange(exchange)
         return exchange
+
+    @staticmethod
+    def _fresh(previous: Exchange) -> Exchange:
+        """The same request, with nothing of the previous answer (for a retry)."""
+        return Exchange(index=-1, method=previous.method, url=previous.url,
+                        request_headers=previous.request_headers, request_body=previous.request_body)
 
     # -- internals ------------------------------------------------------------------------------
     def _send(self, ex: Exchange, method, url, headers, body, stream, expect_done, started) -> None:

@@ -76,9 +76,9 @@ def test_faulty_server_exits_nonzero_with_the_named_check_failing(tmp_path, faul
                "--report-dir", str(tmp_path), "-k", "stream", env={"CONFORMANCE_API_KEY": CANARY_KEY})
     assert proc.returncode == 1
     results = json.loads((tmp_path / "results.json").read_text())
-    fired = {f["check"] for c in results["cases"] for f in c["findings"]}
-    assert fired == {"check_stream_role_first_only"}
-    assert "check_stream_role_first_only" in proc.stdout
+    fired = {(f["check"], f["rule"]) for c in results["cases"] for f in c["findings"]}
+    assert fired == {("check_stream_role_first_only", "stream_role_first_only")}
+    assert "stream_role_first_only" in proc.stdout
 
 
 @pytest.mark.parametrize(
@@ -136,7 +136,7 @@ def test_a_hostile_server_gets_verdicts_not_a_crash(tmp_path):
             conn.sendall(response(200, b"[1, 2, 3]"))
 
     with raw_server(handler) as url:
-        proc = cli("run", "--base-url", url, "--model", "m", "--report-dir", str(tmp_path), "--timeout", "5",
+        proc = cli("run", "--base-url", url, "--model", "m", "--report-dir", str(tmp_path), "--timeout", "5", "--force",
                    env={"CONFORMANCE_API_KEY": CANARY_KEY})
     assert proc.returncode == 1, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert "Traceback" not in proc.stderr

@@ -96,7 +96,7 @@ def test_progress_is_plain_lines_in_ci_and_quiet_with_q(tmp_path):
     assert progress and progress[-1].startswith(f"progress: {total}/{total} cases, feature streaming, {failed} failed, ")
     assert "\r" not in proc.stdout
     assert not any(set(line) <= set(".FsE") and line for line in proc.stdout.splitlines()), "pytest's dots are back"
-    assert f"{total} cases: {summary['passed']} PASS, {summary['failed']} FAIL" in proc.stdout and FAILING_CHECK in proc.stdout
+    assert f"{total} cases: {summary['passed']} PASS, {summary['failed']} FAIL" in proc.stdout and FAILING_CHECK.removeprefix("check_") in proc.stdout
     quiet = cli("run", "-q", "-k", STREAM_CASES, "--report-dir", str(tmp_path / "q"))
     assert quiet.returncode == 0 and "progress:" not in quiet.stdout and f"{total} cases: {total} PASS" in quiet.stdout
 

@@ -55,3 +55,20 @@ def _at(document: Any, path: str) -> Any:
             return None
         node = node.get(part)
     return node
+
+
+@check(
+    cls="14",
+    source="the profile's feature table (required features); DESIGN.md §What compatible means",
+    title="a documented feature is not refused",
+    semantic="the request asked for a feature the profile documents; a refusal means it was not delivered",
+    rules=[
+        rule("auth", "a valid, authenticated request is not refused with 401/403",
+             semantic="the request carried the configured credentials; a 401/403 means nothing the request asked for was delivered"),
+        rule("not_found", "a documented request is not answered 404",
+             semantic="the endpoint and model are the configured ones; a 404 means the documented request was not served"),
+    ],
+)
+def check_feature_refused(exchange: Exchange, reason: str, which: str | None = None) -> Iterator[Violation]:
+    """Reports the refusal :func:`conformance.verdicts.classify_refusal` found (``which``: its rule)."""
+    yield Violation(reason, f"/exchanges/{exchange.index}/response/status", rule=None if which == "documented" else which)

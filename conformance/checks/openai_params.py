@@ -63,11 +63,14 @@ def check_out_of_range_rejected(exchange: Exchange, param: str, value: Any) -> I
 
 @check(cls=None, source=PARAMS_000 + " (max_tokens / max_completion_tokens: max tokens to generate); DESIGN.md", title="the token cap is honoured")
 def check_token_cap_honoured(exchange: Exchange, limit: int, param: str) -> Iterator[Violation]:
+    """The cap applies to each choice; usage.completion_tokens counts every choice together."""
     cls = "20" if param == "max_completion_tokens" else None
     usage = exchange.body.get("usage") if isinstance(exchange.body, dict) else None
     completion = usage.get("completion_tokens") if isinstance(usage, dict) else None
-    if isinstance(completion, int) and not isinstance(completion, bool) and completion > limit:
-        yield Violation(f"{param}={limit} but usage.completion_tokens is {completion}: the cap was ignored", exchange.ptr("/usage/completion_tokens"), cls=cls)
+    choices = max(1, len(_choices(exchange)))
+    if isinstance(completion, int) and not isinstance(completion, bool) and completion > limit * choices:
+        per = f" for {choices} choices (at most {limit * choices})" if choices > 1 else ""
+        yield Violation(f"{param}={limit} but usage.completion_tokens is {completion}{per}: the cap was ignored", exchange.ptr("/usage/completion_tokens"), cls=cls)
         return
     for position, choice in enumerate(_choices(exchange)):
         content = _message(choice).get("content")

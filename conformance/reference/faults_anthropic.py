@@ -50,7 +50,7 @@ fault("anthropic_stream_zero_start_usage", A, "message_start usage is 0/0 (class
 fault("anthropic_stream_no_delta_usage", A, "message_delta carries no usage (class 24)",
       ["check_stream_usage", "check_stream_event_schema"], ["check_anthropic_stop_reason"], select="anthropic and stream")
 fault("anthropic_stream_tool_json_broken", A, "input_json_delta pieces do not concatenate to valid JSON",
-      ["check_stream_tool_input"], select="anthropic and stream_tool")
+      ["check_stream_tool_input"], ["check_anthropic_tool_use_input"], select="anthropic and stream_tool")
 fault("anthropic_stream_differs", A, "the streamed reply differs from the non-streamed one",
       ["check_stream_matches_message"], select="anthropic and stream_matches")
 fault("anthropic_stream_error_event_openai_shape", A, "the stream ends with an error event in the OpenAI shape (class 25)",

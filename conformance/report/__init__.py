@@ -5,6 +5,9 @@ Public API (flat)::
     load_results(path) -> dict                  read + validate (ReportInputError on bad input)
     validate_results(results, source) -> None   validate a dict against the results schema
     write_all(results, out_dir) -> [Path]       results.json, summary.md, junit.xml, index.html
+    write_all_or_fallback(results, out_dir) -> ([Path], problem or None)
+                                                write_all; if out_dir cannot be written, results.json
+                                                goes to a new temporary folder, never raises OSError
     render_markdown / render_junit / render_html (results) -> str
     build_matrix / render_matrix_html / render_matrix_markdown (results_list, sources=None)
     diff_results(old, new) -> [Change];  render_diff_text(changes) -> str
@@ -15,7 +18,10 @@ Errors: ReportInputError (one-line message naming the file), and its subclass Ba
 
 from __future__ import annotations
 
+import contextlib
 import json
+import shutil
+import tempfile
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -44,7 +50,7 @@ __all__ = [
     "ReportInputError", "VERDICTS", "apply_baseline", "build_matrix", "case_slug", "diff_results",
     "feature_matrix", "load_baseline", "load_results", "redact_headers", "render_diff_text",
     "render_html", "render_junit", "render_markdown", "render_matrix_html", "render_matrix_markdown",
-    "results_schema", "validate_results", "worst_verdict", "write_all",
+    "results_schema", "validate_results", "worst_verdict", "write_all", "write_all_or_fallback",
 ]
 
 _SCHEMA_CANDIDATES = (
@@ -111,6 +117,36 @@ def write_all(results: dict[str, Any], out_dir: Path) -> list[Path]:
         path.write_text(text, encoding="utf-8")
         paths.append(path)
     return paths
+
+
+def write_all_or_fallback(results: dict[str, Any], out_dir: Path) -> tuple[list[Path], str | None]:
+    """:func:`write_all`, and when ``out_dir`` cannot be written (a file in the way, the folder
+    removed, the disk full), results.json alone into a new folder under the system's temporary
+    folder (else the home or current folder) instead. Returns the paths written and, after a
+    fallback, one line saying what failed and where results.json went. Never raises OSError."""
+    out_dir = Path(out_dir)
+    try:
+        return write_all(results, out_dir), None
+    except OSError as exc:
+        reason = "a file is in the way" if isinstance(exc, (FileExistsError, NotADirectoryError)) else exc.strerror or str(exc)
+        failure = f"could not write the report to {out_dir}/ ({reason})"
+    with contextlib.suppress(OSError):  # a partial or stale results.json there is not this run's
+        (out_dir / "results.json").unlink()
+    text = json.dumps(_redacted(results), indent=2, ensure_ascii=False) + "\n"
+    last: OSError | None = None
+    for base in (tempfile.gettempdir(), Path.home(), Path.cwd()):
+        folder = None
+        try:
+            folder = Path(tempfile.mkdtemp(prefix="conformance-results-", dir=base))
+            path = folder / "results.json"
+            path.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            last = exc
+            if folder is not None:
+                shutil.rmtree(folder, ignore_errors=True)
+            continue
+        return [path], f"{failure}; results.json saved to {path} instead"
+    return [], f"{failure}, nor to a temporary folder ({last.strerror if last else 'unknown error'}): the results of this run are lost"
 
 
 def _redacted(results: dict[str, Any]) -> dict[str, Any]:

@@ -107,6 +107,8 @@ def load_baseline(path: str | Path) -> Baseline:
         raise BaselineError(f"{name}: cannot read: {exc.strerror}") from None
     except tomllib.TOMLDecodeError as exc:
         raise BaselineError(f"{name}: invalid TOML: {exc}") from None
+    except UnicodeDecodeError:
+        raise BaselineError(f"{name}: not UTF-8 text; TOML files must be UTF-8: save it as UTF-8") from None
     unknown = sorted(set(data) - {"known"})
     if unknown:
         raise BaselineError(f"{name}: unknown top-level key {unknown[0]!r} (expected [[known]] entries)")

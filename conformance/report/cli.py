@@ -16,12 +16,13 @@ import datetime as dt
 import json
 import os
 import re
+import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from conformance.errors import EXIT_FAILURES, EXIT_OK, ConfigError
+from conformance.errors import EXIT_FAILURES, EXIT_OK, EXIT_REPORT_FALLBACK, ConfigError
 from conformance.report.model import FAILING, ReportInputError
 
 STEP_SUMMARY_ENV = "GITHUB_STEP_SUMMARY"
@@ -97,6 +98,10 @@ def command_baseline(args: argparse.Namespace) -> int:
     from conformance import report
 
     results = _load(args.results)
+    if args.report_dir:
+        from conformance.target import check_writable_dir
+
+        check_writable_dir(args.report_dir, "--report-dir")
     ok = gate(results, check_baseline_file(args.baseline))
     for line in baseline_lines(results.get("baseline")):
         print(line)
@@ -175,7 +180,7 @@ def run_many(run: Any, args: argparse.Namespace, pytest_args: Sequence[str]) -> 
     import pytest
 
     from conformance import report
-    from conformance.cli import embedded_server, exit_code
+    from conformance.cli import RunOutcome, embedded_server, exit_code
     from conformance.target import RUN_CONFIG_ENV, RunConfig
 
     names = [t.name for t in run.targets]
@@ -189,6 +194,7 @@ def run_many(run: Any, args: argparse.Namespace, pytest_args: Sequence[str]) -> 
     started_wall, started = time.time(), time.monotonic()
     per_target: list[dict[str, Any]] = []
     codes: list[int] = []
+    problems: list[str] = []  # report folders that could not be written (results.json went elsewhere)
     with tempfile.TemporaryDirectory(prefix="conformance-") as tmp:
         for target, folder in zip(run.targets, dirs):
             print(f"== target {target.name} ({target.base_url or 'embedded reference server'})", flush=True)
@@ -197,20 +203,31 @@ def run_many(run: Any, args: argparse.Namespace, pytest_args: Sequence[str]) -> 
             config_file = Path(tmp) / f"{folder}.json"
             config_file.write_text(one.to_json())
             os.environ[RUN_CONFIG_ENV] = str(config_file)
+            outcome = RunOutcome()
             try:
                 with embedded_server(target, list(getattr(args, "fault", []) or [])) if target.embedded else contextlib.nullcontext():
-                    code = int(pytest.main(list(pytest_args)))
+                    code = int(pytest.main(list(pytest_args), plugins=[outcome]))
             finally:
                 os.environ.pop(RUN_CONFIG_ENV, None)
+            if outcome.report_problem:
+                problems.append(outcome.report_problem)
+                if not outcome.written:  # saved nowhere: nothing to combine
+                    print(f"conformance: error: {outcome.report_problem}", file=sys.stderr)
+                    return EXIT_REPORT_FALLBACK
             if code not in (0, 1):
                 return exit_code(code, args)
             codes.append(code)
-            per_target.append(report.load_results(top / folder / "results.json"))
+            per_target.append(report.load_results(outcome.written[0] if outcome.written else top / folder / "results.json"))
     combined = combine(per_target, started_wall, time.monotonic() - started)
     ok = gate(combined, getattr(run, "baseline", None))
-    written = report.write_all(combined, top)
+    written, problem = report.write_all_or_fallback(combined, top)
+    problems += [problem] if problem else []
     matrix = top / "matrix.html"
-    matrix.write_text(report.render_matrix_html(per_target, [f"{d}/results.json" for d in dirs]), encoding="utf-8")
+    try:
+        matrix.write_text(report.render_matrix_html(per_target, [f"{d}/results.json" for d in dirs]), encoding="utf-8")
+        written.append(matrix)
+    except OSError:
+        pass  # the combined results.json (written or saved elsewhere) holds everything the matrix shows
     print("== all targets")
     from conformance.report.model import summary_line
 
@@ -218,8 +235,12 @@ def run_many(run: Any, args: argparse.Namespace, pytest_args: Sequence[str]) -> 
         print(f"{name}: {summary_line(results['summary'])}")
     for line in baseline_lines(combined.get("baseline")):
         print(line)
-    for path in [*written, matrix]:
+    for path in written:
         print(f"wrote {path}")
+    for line in problems:
+        print(f"conformance: error: {line}", file=sys.stderr)
+    if problems:
+        return EXIT_REPORT_FALLBACK
     append_step_summary(top)
     return EXIT_OK if ok else EXIT_FAILURES
 

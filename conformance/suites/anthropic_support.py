@@ -5,30 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from conformance.checks.anthropic import (
-    check_anthropic_error_shape,
-    check_anthropic_max_tokens,
-    check_message_schema,
-    check_anthropic_usage,
-    check_anthropic_stop_reason,
-    reply_text,
-    tool_uses,
-)
-from conformance.checks.anthropic_stream import (
-    check_stream_block_indexes,
-    check_stream_error_event,
-    check_stream_event_names,
-    check_stream_event_order,
-    check_stream_event_schema,
-    check_stream_no_done,
-    check_stream_stop_reason,
-    check_stream_tool_input,
-    check_stream_usage,
-    reassemble,
-)
-from conformance.checks.common import check_json_content_type, check_sse_comments, check_sse_framing, check_success_status
+from conformance.checks.anthropic import check_anthropic_error_shape, reply_text, tool_uses
+from conformance.checks.anthropic_stream import reassemble
 from conformance.checks.errors import check_error_row, check_error_status
-from conformance.checks.openai_stream import check_stream_content_type
+from conformance.errors import CaseStop
 from conformance.exchange import Exchange
 
 HELLO = "Reply with exactly: Hello from the conformance suite"
@@ -71,49 +51,29 @@ def nonempty(message: Any) -> bool:
 
 
 def check_reply(case, exchange: Exchange, max_tokens: int | None = None) -> dict[str, Any]:
-    """Every check a non-streamed reply must pass; stops the case if it is not a reply at all."""
-    case.require(case.check(check_success_status, exchange))
-    case.check(check_json_content_type, exchange)
-    case.require(case.check(check_message_schema, exchange, case.schemas, case.strictness))
-    message = exchange.body
-    pointer = exchange.ptr()
-    case.check(check_anthropic_stop_reason, message, pointer, max_tokens)
-    case.check(check_anthropic_usage, message.get("usage"), pointer + "/usage", nonempty(message))
-    if max_tokens is not None:
-        case.check(check_anthropic_max_tokens, message, pointer, max_tokens)
-    return message
+    """A documented request's non-streamed reply: it succeeds, and every rule judge() applies to it
+    (shape, stop_reason, usage, and whatever the request asked for). Stops the case only when there
+    is no JSON object to look at; a failing rule never hides another."""
+    case.expect_success(exchange)
+    case.judge(exchange)
+    if not isinstance(exchange.body, dict):
+        raise CaseStop()
+    return exchange.body
 
 
 def check_stream(case, exchange: Exchange, max_tokens: int | None = None) -> dict[str, Any] | None:
-    """Every check a streamed reply must pass; returns the reassembled message."""
-    case.require(case.check(check_success_status, exchange))
-    case.check(check_stream_content_type, exchange)
-    case.check(check_sse_framing, exchange)
-    case.check(check_sse_comments, exchange)
-    case.check(check_stream_no_done, exchange)
-    case.check(check_stream_event_names, exchange)
-    case.check(check_stream_event_schema, exchange, case.schemas, case.strictness)
-    case.check(check_stream_error_event, exchange, case.schemas, case.strictness)
-    case.check(check_stream_event_order, exchange)
-    case.check(check_stream_block_indexes, exchange)
-    case.check(check_stream_tool_input, exchange)
-    case.check(check_stream_stop_reason, exchange)
-    message = reassemble(exchange)
-    case.check(check_stream_usage, exchange, nonempty(message))
-    if message is not None:
-        pointer = f"/exchanges/{exchange.index}/response/events"
-        case.check(check_anthropic_stop_reason, message, pointer, max_tokens)
-        if max_tokens is not None:
-            case.check(check_anthropic_max_tokens, message, pointer, max_tokens)
-    return message
+    """A documented request's stream: it succeeds, and every rule judge() applies to it; returns
+    the reassembled message."""
+    case.expect_success(exchange)
+    case.judge(exchange)
+    return reassemble(exchange)
 
 
 def check_error(case, exchange: Exchange, scenario: str, row: dict[str, Any]) -> None:
     """Status, Anthropic shape and documented error.type of one error row."""
     case.check(check_error_status, exchange, int(row["status"]))
+    case.judge(exchange)
     case.check(check_anthropic_error_shape, exchange, case.schemas, case.strictness)
-    if exchange.status and exchange.status >= 400:
-        case.check(check_json_content_type, exchange)
     case.check(check_error_row, exchange, scenario, row, f"{case.profile.name}:errors.{scenario}", "/error/type", None)
 
 

@@ -5,27 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from conformance.checks.common import check_json_content_type, check_sse_comments, check_sse_framing, check_success_status
-from conformance.checks.openai_chat import (
-    check_chat_response_schema,
-    check_choice_indexes,
-    check_created_timestamp,
-    check_finish_reason_value,
-    check_request_id_header,
-    check_usage_arithmetic,
-)
-from conformance.checks.openai_stream import (
-    check_chat_chunk_schema,
-    check_stream_constant_fields,
-    check_stream_content_type,
-    check_stream_done_terminator,
-    check_stream_finish_reason,
-    check_stream_first_delta_role,
-    check_stream_include_usage,
-    check_stream_no_unrequested_usage,
-    check_stream_role_first_only,
-    chunks,
-)
+from conformance.checks.openai_chat import check_choice_indexes, check_request_id_header
+from conformance.errors import CaseStop
 from conformance.exchange import Exchange
 
 HELLO = "Reply with exactly: Hello from the conformance suite"
@@ -60,58 +41,44 @@ def check_request_id(case, exchange: Exchange) -> None:
 
 
 def check_reply(case, exchange: Exchange, n: int | None = None) -> dict[str, Any]:
-    """Every check a non-streamed reply must pass; stops the case if it is not a reply at all."""
-    case.require(case.check(check_success_status, exchange))
-    case.check(check_json_content_type, exchange)
-    case.require(case.check(check_chat_response_schema, exchange, case.schemas, case.strictness))
-    body = exchange.body
-    case.check(check_created_timestamp, body.get("created"), exchange.ptr("/created"))
-    case.check(check_choice_indexes, exchange, n)
-    case.check(check_finish_reason_value, exchange)
-    nonempty = any(((c.get("message") or {}).get("content") or "") for c in body.get("choices", []))
-    case.check(check_usage_arithmetic, body.get("usage"), exchange.ptr("/usage"), nonempty)
-    check_request_id(case, exchange)
-    return body
+    """A documented request's non-streamed reply: it succeeds, and every rule judge() applies to it
+    (shape, indexes, usage, and whatever the request asked for). Stops the case only when there is
+    no JSON object to look at; a failing rule never hides another."""
+    case.expect_success(exchange)
+    case.judge(exchange)
+    if n is not None:
+        case.check(check_choice_indexes, exchange, n)
+    if not isinstance(exchange.body, dict):
+        raise CaseStop()
+    return exchange.body
 
 
 def check_stream(case, exchange: Exchange, include_usage: bool = False) -> None:
-    """Every check a streamed reply must pass."""
-    case.require(case.check(check_success_status, exchange))
-    case.check(check_stream_content_type, exchange)
-    case.check(check_sse_framing, exchange)
-    case.check(check_sse_comments, exchange)
-    case.check(check_stream_done_terminator, exchange)
-    case.check(check_chat_chunk_schema, exchange, case.schemas, case.strictness)
-    case.check(check_stream_first_delta_role, exchange)
-    case.check(check_stream_role_first_only, exchange)
-    case.check(check_stream_finish_reason, exchange)
-    case.check(check_stream_constant_fields, exchange)
-    for position, chunk in chunks(exchange):
-        case.check(check_created_timestamp, chunk.get("created"), exchange.event_ptr(position, "/created"))
-        break
-    if include_usage:
-        case.check(check_stream_include_usage, exchange)
-        for position, chunk in chunks(exchange):
-            if chunk.get("usage") is not None:
-                case.check(check_usage_arithmetic, chunk["usage"], exchange.event_ptr(position, "/usage"), True)
-    else:
-        case.check(check_stream_no_unrequested_usage, exchange)
-    check_request_id(case, exchange)
+    """A documented request's stream: it succeeds, and every rule judge() applies to it."""
+    case.expect_success(exchange)
+    case.judge(exchange)
 
 
-def refused_cleanly(case, exchange: Exchange, what: str) -> None:
-    """A 4xx for an optional feature: UNSUPPORTED when in the documented error shape, else FAIL."""
-    if exchange.status is None or not 400 <= exchange.status < 500:
+def refused_cleanly(case, exchange: Exchange, what: str, feature: str | None = None) -> None:
+    """A refusal of a requested feature, classified (conformance.verdicts): UNSUPPORTED when the
+    profile marks ``feature`` optional and the refusal is clean (documented error shape), FAIL when
+    it documents it as required or the answer is 401/403/404, ERROR for 429/5xx after retries."""
+    if exchange.status is None or 200 <= exchange.status < 300:
         return
-    from conformance.checks.errors import check_error_shape
+    if 400 <= exchange.status < 500 and exchange.status not in (401, 403, 404, 429):
+        from conformance.checks.errors import check_error_shape
 
-    case.require(case.check(check_error_shape, exchange, case.schemas, case.strictness))
-    error = exchange.body.get("error") if isinstance(exchange.body, dict) else None
-    detail = f"{error.get('code') or error.get('type')}: {str(error.get('message'))[:120]}" if isinstance(error, dict) else ""
-    case.unsupported(f"{what} refused with {exchange.status} ({detail})")
+        case.require(case.check(check_error_shape, exchange, case.schemas, case.strictness))
+    case.refused(exchange, feature or feature_of(what), what=what)
 
 
-def check_reply_or_unsupported(case, exchange: Exchange, what: str, n: int | None = None) -> dict[str, Any]:
-    """An optional feature: a well-formed reply, or a clean documented refusal (UNSUPPORTED)."""
-    refused_cleanly(case, exchange, what)
+def feature_of(what: str) -> str:
+    """The feature key a refusal label names: 'n=2 (stream)' → 'n', 'tool_choice required' → 'tool_choice.required'."""
+    head = what.split(" (")[0].split("=")[0].strip()
+    return ".".join(head.split())
+
+
+def check_reply_or_unsupported(case, exchange: Exchange, what: str, n: int | None = None, feature: str | None = None) -> dict[str, Any]:
+    """A requested feature: a well-formed reply, or a refusal classified by the profile (see refused_cleanly)."""
+    refused_cleanly(case, exchange, what, feature)
     return check_reply(case, exchange, n)

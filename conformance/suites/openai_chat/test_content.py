@@ -39,7 +39,7 @@ def test_content_block(case, name):
     capability, block = BLOCKS[name]
     if capability:
         case.model = case.model_for(capability)
-    check_reply_or_unsupported(case, _ask(case, block), f"content block {name}")
+    check_reply_or_unsupported(case, _ask(case, block), f"content block {name}", feature=f"content.block.{name}")
 
 
 @pytest.mark.capability("vision")
@@ -48,7 +48,7 @@ def test_content_image_https_url(case):
     url = case.target.image_url
     if not url:
         case.skip("no image URL configured: pass --image-url (CLI) or --target-image-url (pytest) with an https image the target can fetch")
-    check_reply_or_unsupported(case, _ask(case, {"type": "image_url", "image_url": {"url": url, "detail": "auto"}}), "image by URL")
+    check_reply_or_unsupported(case, _ask(case, {"type": "image_url", "image_url": {"url": url, "detail": "auto"}}), "image by URL", feature="content.block.image_url")
 
 
 @pytest.mark.capability("vision")
@@ -57,4 +57,4 @@ def test_content_video_url(case):
     url = getattr(case.target, "video_url", None)
     if not url:
         case.skip("no video URL configured: the suite never fetches media from the internet and has no video URL to offer")
-    check_reply_or_unsupported(case, _ask(case, {"type": "video_url", "video_url": {"url": url}}), "video by URL")
+    check_reply_or_unsupported(case, _ask(case, {"type": "video_url", "video_url": {"url": url}}), "video by URL", feature="content.block.video_url")

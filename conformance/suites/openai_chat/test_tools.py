@@ -3,7 +3,6 @@ streams (index, one header per call, arguments that parse: classes 1, 2, 9, 15).
 
 import pytest
 
-from conformance.checks.common import check_success_status
 from conformance.checks.openai_tools import (
     check_parallel_tool_calls_disabled,
     check_stream_tool_call_arguments,
@@ -39,13 +38,13 @@ DECLARATIONS = {
 
 def tool_reply(case, exchange, tools):
     """A non-streamed reply to a request with tools: arguments first (class 15), then the reply."""
-    case.require(case.check(check_success_status, exchange))
+    case.expect_success(exchange)
     case.check(check_tool_call_arguments, exchange, tools)
     return check_reply(case, exchange)
 
 
 def tool_stream(case, exchange, tools):
-    case.require(case.check(check_success_status, exchange))
+    case.expect_success(exchange)
     case.check(check_stream_tool_call_index, exchange)
     case.check(check_stream_tool_call_header_once, exchange)
     case.check(check_stream_tool_call_arguments, exchange, tools)
