@@ -178,4 +178,4 @@ def _sdk_breaks(check: str, *names: str) -> None:
 
 
 _sdk_breaks("check_openai_sdk", "error_bare_string", "keepalive_as_data", "midstream_error_unframed", "models_bare_array", "no_blank_lines",
-            "repeat_role", "stream_tool_call_header_repeated", "stream_tool_call_no_index", "tool_arguments_object")
+            "repeat_role", "stream_tool_call_header_repeated", "stream_tool_call_no_index", "tool_arguments_object", "tool_arguments_empty")
