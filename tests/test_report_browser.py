@@ -98,13 +98,6 @@ def test_failing_report_shows_matrix_and_evidence_in_chromium(failing_report, tm
     matrix = page.split('id="feature-matrix"', 1)[1].split("</table>", 1)[0]
     assert "<td>streaming</td>" in matrix and 'class="v-FAIL"><strong>FAIL</strong>' in matrix
 
-    # the client-readiness matrix: the official stream helper breaks on the repeated role
-    assert "client-readiness" in dom.by_id
-    clients = page.split('id="client-readiness"', 1)[1].split("</table>", 1)[0]
-    helper = clients.split("<code>chat.completions.stream</code>", 1)[1].split("</tr>", 1)[0]
-    assert 'class="v-FAIL"><strong>breaks</strong>' in helper and "assistantassistant" in helper
-    assert "openai-python" in clients and "not exercised" in clients
-
     # the failing case: visible, its findings named, its first exchange opened by the URL hook
     article = dom.by_id[FAILING_CASE]
     assert article["data-verdict"] == "FAIL" and "hidden" not in article
@@ -152,3 +145,30 @@ def test_matrix_of_two_runs_in_chromium(failing_report, tmp_path):
     assert row.index('data-verdict="PASS"') < row.index('data-verdict="FAIL"')  # clean run left, faulty right
     assert "case-matrix" in Elements(page).by_id
     screenshot(out.as_uri(), tmp_path / "matrix.png", height=1000)
+
+
+def test_root_causes_come_first_grouped_by_rule_with_fix_and_links(failing_report, tmp_path):
+    """Issue 13: one server fault is one root cause (not a card per case): the rule, its case count,
+    source, fix hint and links to every case it hits, before the matrix; the cards keep their evidence."""
+    import json
+
+    results = json.loads((failing_report / "results.json").read_text())
+    failing = [c["id"] for c in results["cases"] if c["verdict"] == "FAIL"]
+    assert len(failing) > 1
+    page = dump_dom((failing_report / "index.html").as_uri())
+    dom = Elements(page)
+    assert page.index('id="root-causes"') < page.index('id="feature-matrix"') < page.index('id="cases"')
+    section = page.split('id="root-causes"', 1)[1].split("</ol>", 1)[0]
+    causes = [a for tag, a in dom.tags if tag == "li" and "root-cause" in (a.get("class") or "")]
+    assert [c["data-rule"] for c in causes] == ["stream_role_first_only"], "one fault, one root cause"
+    assert f"{len(failing)} cases" in section
+    assert "Fix:" in section and 'delta.role = "assistant"' in section  # the rule's declared hint
+    assert "Source:" in section and "openai-python" in section
+    assert "repeats role" in section  # the first evidence line
+    links = [a["href"] for tag, a in Elements(section).tags if tag == "a" and (a.get("href") or "").startswith("#case-")]
+    assert len(links) == len(failing) == len(set(links))
+    for href in links:  # every link lands on a FAIL card that still holds its evidence
+        assert dom.by_id[href[1:]]["data-verdict"] == "FAIL"
+        card = page.split(f'id="{href[1:]}"', 1)[1].split("</article>", 1)[0]
+        assert "repeats role" in card and "<details" in card
+    screenshot((failing_report / "index.html").as_uri(), tmp_path / "root-causes.png", height=900)

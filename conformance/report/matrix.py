@@ -43,9 +43,10 @@ def build_matrix(results_list: Sequence[Mapping[str, Any]], sources: Sources = N
             entry["cells"][col] = case["verdict"]
     clients: dict[tuple[str, str], list[Any]] = {}
     for col, (i, name) in enumerate(pairs):
-        for row in (results_list[i].get("clients") or {}).get("rows") or []:
+        for row in results_list[i].get("client_readiness") or []:
             cells = clients.setdefault((row["client"], row["feature"]), [None] * len(pairs))
-            cells[col] = {"result": row["result"], "version": row.get("version", ""), "detail": row.get("detail", "")}
+            result = str(row.get("outcome", "not exercised")).replace(" ", "_")
+            cells[col] = {"result": result, "version": row.get("version", ""), "detail": row.get("detail", "")}
     return {
         "columns": columns,
         "features": [{"protocol": p, "feature": f, "cells": features[p, f]} for p, f in sorted(features)],

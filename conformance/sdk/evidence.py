@@ -212,7 +212,10 @@ def disagreements(records: list[FaultRecord]) -> list[str]:
     from conformance.checks import RULES, REGISTRY
 
     problems: list[str] = []
-    sdk_rules = {r.id for name in SDK_CHECKS if name in REGISTRY for r in REGISTRY[name].rules.values()}
+    from conformance.clients import REFEREE_CHECKS
+
+    referees = set(SDK_CHECKS) | set(REFEREE_CHECKS)  # the Node clients judge with their own fault table
+    sdk_rules = {r.id for name in referees if name in REGISTRY for r in REGISTRY[name].rules.values()}
     for record in records:
         for fired in record.fired:
             rule = RULES[fired.rule]
