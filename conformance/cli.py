@@ -135,6 +135,8 @@ def build_parser() -> Parser:
     checks.add_argument("action", nargs="?", choices=["show", "explain", "rules"], help="show (or explain) RULE: source, severity per strictness, the fault that proves it, an example; rules: every rule id")
     checks.add_argument("rule", nargs="?", metavar="RULE", help="a rule id (e.g. stream_done_terminator) or a check name")
     checks.add_argument("--no-example", action="store_true", help="show: do not run the proving fault for an example exchange")
+    checks.add_argument("--evidence", action="store_true", help="replay every reference-server fault through the official SDKs and print fault x SDK outcome x rule x severity")
+    checks.add_argument("--fault", action="append", default=[], metavar="NAME", help="with --evidence: only these faults")
     sub.add_parser("faults", help="list the reference server's named faults")
     sub.add_parser("tolerances", help="list the reference server's named tolerances (legal variations)")
     _add_optional_commands(sub)
@@ -369,7 +371,9 @@ def command_serve(args: argparse.Namespace) -> int:
 
 
 def command_checks(args: argparse.Namespace) -> int:
-    from conformance.checks import load_all
+    """Every check and the rules it enforces, each with its severity per strictness and its evidence;
+    ``--evidence``: the table proving those severities (every fault replayed through both SDKs)."""
+    from conformance.checks import NOT_EVALUATED, load_all
 
     action = getattr(args, "action", None)
     if action in ("show", "explain"):
@@ -385,9 +389,22 @@ def command_checks(args: argparse.Namespace) -> int:
     if getattr(args, "rule", None):
         raise ConfigError(f"unexpected '{args.rule}' (did you mean 'conformance checks show {args.rule}'?)")
 
+    if getattr(args, "evidence", False):
+        from conformance.sdk.evidence import command_evidence
+
+        return command_evidence(args)
+    label = {"error": "FAIL", "warning": "WARN", "info": "INFO"}
     for name, info in sorted(load_all().items()):
         cls = f"class {info.cls}" if info.cls else "-"
         print(f"{name:42} {cls:9} {info.title}  [{info.source}]")
+        for local, item in sorted(info.rules.items()):
+            if local == NOT_EVALUATED:
+                continue
+            why = (f"breaks {', '.join(item.breaks)}" if item.breaks else "") + ("; " if item.breaks and item.semantic else "") + \
+                  (f"not delivered: {item.semantic}" if item.semantic else "")
+            why = why or ("tolerated by the SDKs" if item.compatible.value != "error" else "no evidence recorded yet")
+            evidence = f" ({item.evidence})" if item.evidence else ""
+            print(f"  {item.id:48} compatible {label[item.compatible.value]:4}  strict {label[item.strict.value]:4}  {why}{evidence}")
     return EXIT_OK
 
 

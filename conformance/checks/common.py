@@ -28,13 +28,14 @@ def schema_violations(
         yield Violation(error.message + source, pointer + error.pointer, cls=error.cls)
 
 
-@check(cls="12", source="WHATWG HTML §9.2 Server-sent events; openai-python _streaming.py", title="the stream is well-framed Server-Sent Events")
+@check(cls="12", source="WHATWG HTML §9.2 Server-sent events; openai-python _streaming.py", title="the stream is well-framed Server-Sent Events", breaks=("openai-python",), evidence="openai-python passes an empty data: to json.loads (JSONDecodeError) and drops an unterminated event (faults keepalive_as_data, no_blank_lines)", rules=[rule("line_without_field", "a line outside SSE framing (no data:/event: field)", semantic="what is written outside SSE framing (a mid-stream error) never reaches any client: the reply is silently cut", cls="11")])
 def check_sse_framing(exchange: Exchange) -> Iterator[Violation]:
     for issue in exchange.framing:
         if issue.kind == "missing_done":
             continue  # protocol rule, judged by the protocol's own terminator check
         pointer = f"/exchanges/{exchange.index}/response/raw_sse"
-        yield Violation(f"{issue.kind}: {issue.message} (offset {issue.offset})", pointer, cls=FRAMING_CLASS.get(issue.kind))
+        yield Violation(f"{issue.kind}: {issue.message} (offset {issue.offset})", pointer, cls=FRAMING_CLASS.get(issue.kind),
+                        rule="line_without_field" if issue.kind == "line_without_field" else None)
     for position, event in enumerate(exchange.events or []):
         if event.json is None and event.json_error and not event.is_done and event.data.strip():
             already = any(i.event_index == position for i in exchange.framing)
