@@ -99,7 +99,7 @@ def check_chat_chunk_schema(exchange: Exchange, schemas: SchemaRegistry, strictn
         yield from schema_violations(schemas, "openai/chat_chunk", strictness, event.json, exchange.event_ptr(position))
 
 
-@check(cls="4", source=STREAM_SOURCE + " (first delta carries role: assistant)", title="the first delta of each choice carries the assistant role", compatible=Severity.WARNING, evidence="openai-python tolerates a first delta without role (fault first_delta_no_role)")
+@check(cls="4", source=STREAM_SOURCE + " (first delta carries role: assistant)", title="the first delta of each choice carries the assistant role", breaks=("openai-node",), evidence="openai-python tolerates a first delta without role, but openai-node's stream helper (finalChatCompletion) throws 'missing role for choice 0' (fault first_delta_no_role)")
 def check_stream_first_delta_role(exchange: Exchange) -> Iterator[Violation]:
     seen: set[Any] = set()
     for position, k, choice in choice_entries(exchange):
@@ -124,7 +124,10 @@ def check_stream_role_first_only(exchange: Exchange) -> Iterator[Violation]:
         seen.add(index)
 
 
-@check(cls="8", source=STREAM_SOURCE + " (finish_reason once per choice, on its last chunk)", title="each choice ends with exactly one finish_reason", hint='Set finish_reason on the last chunk of each choice, exactly once (null on every other chunk).', compatible=Severity.WARNING, evidence="openai-python tolerates a missing, empty or repeated finish_reason (faults no_finish_reason, empty_finish_reason, finish_reason_twice)")
+@check(cls="8", source=STREAM_SOURCE + " (finish_reason once per choice, on its last chunk)", title="each choice ends with exactly one finish_reason", hint='Set finish_reason on the last chunk of each choice, exactly once (null on every other chunk).', compatible=Severity.WARNING, evidence="openai-python tolerates a repeated or unknown finish_reason (faults finish_reason_twice, bad_finish_reason)",
+       rules=[rule("missing", "every choice ends with a non-empty finish_reason", compatible=Severity.ERROR, breaks=("openai-node",),
+                   evidence="openai-python tolerates it, but openai-node's stream helper (finalChatCompletion) throws 'missing finish_reason for choice 0' "
+                            "on an absent or empty finish_reason (faults no_finish_reason, empty_finish_reason)")])
 def check_stream_finish_reason(exchange: Exchange) -> Iterator[Violation]:
     by_index: dict[Any, list[tuple[int, int, dict[str, Any]]]] = {}
     for entry in choice_entries(exchange):
@@ -134,13 +137,15 @@ def check_stream_finish_reason(exchange: Exchange) -> Iterator[Violation]:
     for index, entries in by_index.items():
         finals = [(p, k, c) for p, k, c in entries if c.get("finish_reason") is not None]
         if not finals:
-            yield Violation(f"choice {index} never received a finish_reason", exchange.event_ptr(entries[-1][0], f"/choices/{entries[-1][1]}"))
+            yield Violation(f"choice {index} never received a finish_reason", exchange.event_ptr(entries[-1][0], f"/choices/{entries[-1][1]}"), rule="missing")
             continue
         if len(finals) > 1:
             yield Violation(f"choice {index} received finish_reason {len(finals)} times", exchange.event_ptr(finals[1][0], f"/choices/{finals[1][1]}/finish_reason"))
         position, k, choice = finals[0]
         reason = choice.get("finish_reason")
-        if reason not in FINISH_REASONS:
+        if reason == "":
+            yield Violation(f"choice {index} ends with an empty finish_reason", exchange.event_ptr(position, f"/choices/{k}/finish_reason"), rule="missing")
+        elif reason not in FINISH_REASONS:
             yield Violation(f"finish_reason {reason!r} is not one of {', '.join(FINISH_REASONS)}", exchange.event_ptr(position, f"/choices/{k}/finish_reason"))
         later = [(p, kk, c) for p, kk, c in entries if p > finals[-1][0] and _has_payload(c)]
         if later:

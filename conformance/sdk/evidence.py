@@ -207,6 +207,9 @@ def record_all(names: list[str] | None = None) -> list[FaultRecord]:
         server.close()
 
 
+PYTHON_SDKS = frozenset({"openai-python", "anthropic-python"})
+
+
 def disagreements(records: list[FaultRecord]) -> list[str]:
     """Where a rule's compatible severity disagrees with what the SDKs did (empty: they agree)."""
     from conformance.checks import RULES, REGISTRY
@@ -225,7 +228,9 @@ def disagreements(records: list[FaultRecord]) -> list[str]:
                 if not rule.breaks:
                     problems.append(f"{record.fault}/{fired.probe}: {rule.id} is a compatible FAIL with neither 'breaks' nor 'semantic' "
                                     f"(SDKs that broke here: {', '.join(fired.broke) or 'none'})")
-                elif not set(rule.breaks) & set(fired.broke):
+                elif set(rule.breaks) & PYTHON_SDKS and not set(rule.breaks) & set(fired.broke):
+                    # only the Python SDKs' claims are checked here; the Node clients' claims are
+                    # checked against their own fault table (tests/test_node_clients.py)
                     problems.append(f"{record.fault}/{fired.probe}: {rule.id} says {', '.join(rule.breaks)} breaks, but it tolerated the exchange")
         for probe, outcomes in record.outcomes.items():
             broke = {o.client for o in outcomes if o.result == BREAKS}
