@@ -139,26 +139,30 @@ def build_prompt(ctx: RequestContext, body: dict[str, Any]) -> engine.Prompt:
     issued: set[str] = set()
     last_user, last_role, last_tool_result = "", "user", None
     unsupported = ctx.emulated("content_blocks", "unsupported", default=[]) or []
+    media: list[int] = []
     for i, message in enumerate(messages):
         if not isinstance(message, dict) or not isinstance(message.get("role"), str):
             raise ApiError("invalid_messages", f"messages.{i}: must be an object with a string role.")
         role = message["role"]
         if role not in ("user", "assistant") and not ctx.fault("anthropic_accept_system_role"):
             raise ApiError("system_role", f"messages.{i}.role: '{role}' is not allowed (user or assistant; put the system prompt in the top-level system field).")
-        text, tool_result = _content(message.get("content"), i, role, issued, unsupported, ctx)
+        text, tool_result = _content(message.get("content"), i, role, issued, unsupported, ctx, media)
         texts.append(text)
         if role == "user":
             last_user = text
             last_role, last_tool_result = ("tool", tool_result) if tool_result is not None else ("user", None)
         else:
             last_role = "assistant"
-    prompt = engine.Prompt(texts=texts, last_user_text=last_user, last_role=last_role, last_tool_result=last_tool_result)
+    prompt = engine.Prompt(texts=texts, last_user_text=last_user, last_role=last_role, last_tool_result=last_tool_result,
+                           media_tokens=sum(media), literal=not ctx.settings.free_text)
     prompt.max_tokens = None if ctx.fault("anthropic_ignore_max_tokens") else max_tokens
     _apply_parameters(ctx, body, prompt)
     return prompt
 
 
-def _content(content: Any, i: int, role: str, issued: set[str], unsupported: list[str], ctx: RequestContext) -> tuple[str, str | None]:
+def _content(content: Any, i: int, role: str, issued: set[str], unsupported: list[str], ctx: RequestContext,
+             media: list[int] | None = None) -> tuple[str, str | None]:
+    """The text of a message and its tool result; the tokens of image and document blocks are appended to ``media``."""
     if isinstance(content, str):
         return content, None
     if not isinstance(content, list):
@@ -178,8 +182,12 @@ def _content(content: Any, i: int, role: str, issued: set[str], unsupported: lis
             parts.append(block["text"])
         elif kind == "image":
             _check_source(block.get("source"), where, ("base64", "url"))
+            if media is not None and not ctx.fault("anthropic_drop_image_block"):
+                media.append(engine.media_tokens(block["source"]))
         elif kind == "document":
             _check_source(block.get("source"), where, ("base64", "url", "text"))
+            if media is not None:
+                media.append(engine.media_tokens(block["source"]))
         elif kind == "tool_use":
             if role != "assistant" or not isinstance(block.get("id"), str) or not isinstance(block.get("name"), str) or not isinstance(block.get("input"), dict):
                 raise ApiError("invalid_messages", f"{where}: a tool_use block needs id, name and an input object, in an assistant message.")

@@ -28,6 +28,7 @@ class ServerSettings:
     api_keys: frozenset[str]
     profiles: tuple[str, ...] = DEFAULT_PROFILES
     faults: frozenset[str] = frozenset()
+    free_text: bool = False  # the engine ignores "Reply with exactly:" (a model that follows no instruction)
 
     def profile(self, protocol: str) -> profiles_mod.Profile | None:
         return profiles_mod.for_protocol(list(self.profiles), protocol)

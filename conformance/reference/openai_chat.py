@@ -175,13 +175,14 @@ def build_prompt(ctx: RequestContext, body: dict[str, Any]) -> engine.Prompt:
     issued_ids: set[str] = set()
     last_user = ""
     last_tool_result = None
+    media: list[int] = []
     for i, message in enumerate(messages):
         if not isinstance(message, dict) or not isinstance(message.get("role"), str):
             raise ApiError("invalid_messages", f"messages[{i}] must be an object with a string 'role'.", f"messages[{i}]")
         role = message["role"]
         if role not in roles and not ctx.fault("accept_bad_role"):
             raise ApiError("unsupported_message_role", f"messages[{i}].role '{role}' is not supported.", f"messages[{i}].role")
-        text = _content_text(ctx, message, i)
+        text = _content_text(ctx, message, i, media)
         if role == "assistant":
             for call in _assistant_tool_calls(message, i):
                 issued_ids.add(call)
@@ -199,12 +200,14 @@ def build_prompt(ctx: RequestContext, body: dict[str, Any]) -> engine.Prompt:
         if role == "user":
             last_user = text
         texts.append(text)
-    prompt = engine.Prompt(texts=texts, last_user_text=last_user, last_role=messages[-1]["role"], last_tool_result=last_tool_result)
+    prompt = engine.Prompt(texts=texts, last_user_text=last_user, last_role=messages[-1]["role"], last_tool_result=last_tool_result,
+                           media_tokens=sum(media), literal=not ctx.settings.free_text)
     _apply_parameters(ctx, body, prompt)
     return prompt
 
 
-def _content_text(ctx: RequestContext, message: dict[str, Any], i: int) -> str:
+def _content_text(ctx: RequestContext, message: dict[str, Any], i: int, media: list[int] | None = None) -> str:
+    """The text of a message; the tokens of its other blocks are appended to ``media``."""
     content = message.get("content")
     if content is None:
         if message["role"] == "assistant":
@@ -226,6 +229,8 @@ def _content_text(ctx: RequestContext, message: dict[str, Any], i: int) -> str:
             parts.append(value)
         elif value is None:
             raise ApiError("invalid_messages", f"{where} lacks its '{BLOCK_FIELDS[block['type']]}' field.", where)
+        elif media is not None and not (ctx.fault("drop_image_block") and block["type"] == "image_url"):
+            media.append(engine.media_tokens(value))
     return "\n".join(parts)
 
 
