@@ -274,7 +274,7 @@ def _apply_tools(ctx: RequestContext, body: dict[str, Any], prompt: engine.Promp
                 raise ApiError("invalid_messages", f"tools.{k}.input_schema: must be an object.")
             prompt.tools.append(engine.ToolSpec(tool["name"], schema))
     choice = body.get("tool_choice")
-    if choice is None:
+    if choice is None or ctx.fault("anthropic_ignore_tool_choice"):
         return
     kind = choice.get("type") if isinstance(choice, dict) else None
     if kind == "auto":
@@ -346,7 +346,10 @@ def stream_events(ctx: RequestContext, message: dict[str, Any]) -> list[tuple[st
         start["usage"] = {**start["usage"], "input_tokens": 0, "output_tokens": 0}
     events: list[tuple[str, dict[str, Any]]] = [("message_start", {"type": "message_start", "message": start}), ("ping", {"type": "ping"})]
     offset = 1 if ctx.fault("anthropic_stream_index_from_1") else 0
-    for index, block in enumerate(message["content"]):
+    blocks = message["content"]
+    if ctx.fault("anthropic_stream_drop_tool_use"):
+        blocks = [b for b in blocks if b["type"] != "tool_use"]
+    for index, block in enumerate(blocks):
         index += offset
         kind = block["type"]
         if kind == "text":

@@ -17,6 +17,8 @@ fault("anthropic_stop_reason_always_end_turn", A, "stop_reason hard-coded to end
       ["check_anthropic_stop_reason"], select="anthropic and (max_tokens or tool_use or tool_choice)")
 fault("anthropic_tool_choice_any_as_auto", A, "tool_choice {type: any} treated as auto (class 26)",
       ["check_anthropic_tool_choice"], select="anthropic and tool_choice")
+fault("anthropic_ignore_tool_choice", A, "tool_choice is ignored: tool, any and none act as auto, streamed and not",
+      ["check_anthropic_tool_choice"], select="anthropic and tool_choice")
 fault("anthropic_ignore_max_tokens", A, "max_tokens is ignored",
       ["check_anthropic_max_tokens"], ["check_anthropic_stop_reason"], select="anthropic and max_tokens")
 fault("anthropic_ignore_stop_sequences", A, "stop_sequences is ignored: the reply runs past the stop sequence (class 26)",
@@ -51,6 +53,9 @@ fault("anthropic_stream_no_delta_usage", A, "message_delta carries no usage (cla
       ["check_stream_usage", "check_stream_event_schema"], ["check_anthropic_stop_reason"], select="anthropic and stream")
 fault("anthropic_stream_tool_json_broken", A, "input_json_delta pieces do not concatenate to valid JSON",
       ["check_stream_tool_input"], ["check_anthropic_tool_use_input"], select="anthropic and stream_tool")
+fault("anthropic_stream_drop_tool_use", A, "the stream leaves out the tool_use blocks of the reply (stop_reason still tool_use)",
+      ["check_anthropic_tool_choice", "check_anthropic_stop_reason"], ["check_stream_matches_message"],
+      select="anthropic and (stream_tool_use or tool_choice_stream)")
 fault("anthropic_stream_differs", A, "the streamed reply differs from the non-streamed one",
       ["check_stream_matches_message"], select="anthropic and stream_matches")
 fault("anthropic_stream_error_event_openai_shape", A, "the stream ends with an error event in the OpenAI shape (class 25)",

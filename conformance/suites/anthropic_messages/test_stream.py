@@ -2,6 +2,7 @@
 
 import pytest
 
+from conformance.checks.anthropic import check_anthropic_tool_choice
 from conformance.checks.anthropic_stream import check_stream_matches_message
 from conformance.checks.errors import check_error_status
 from conformance.checks.openai_stream import check_error_before_stream
@@ -32,7 +33,12 @@ def test_stream_tool_use(case):
     """a streamed tool call arrives as input_json_delta pieces that concatenate to the input object"""
     request = body(case, "What is the weather in Paris?", max_tokens=256, stream=True, tools=[WEATHER_TOOL],
                    tool_choice={"type": "tool", "name": "get_weather"})
-    check_stream(case, send(case, request), max_tokens=256)
+    exchange = send(case, request)
+    message = check_stream(case, exchange, max_tokens=256)
+    # judge() applies tool_choice to the reassembled stream; this names the expectation of the case:
+    # a tool_use block of the forced tool arrived (a stream without one is a FAIL, not a WARN)
+    case.check(check_anthropic_tool_choice, message, f"/exchanges/{exchange.index}/response/events",
+               request["tool_choice"], [WEATHER_TOOL["name"]])
 
 
 @pytest.mark.capability("reasoning")
