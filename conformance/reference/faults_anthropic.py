@@ -30,6 +30,9 @@ fault("anthropic_tool_input_as_string", A, "tool_use input sent as a JSON string
 fault("anthropic_tool_input_missing_required", A, "tool_use input lacks the keys its input_schema requires",
       ["check_anthropic_tool_use_input"], select="anthropic and tool and not stream")
 
+fault("anthropic_drop_image_block", A, "image content blocks are silently dropped (never reach the model, not counted in input_tokens)",
+      ["check_content_block_counted"], select="anthropic and block_reaches_model")
+
 # -- streams ----------------------------------------------------------------------------------------
 fault("anthropic_stream_no_event_lines", A, "stream events sent without 'event:' lines (class 22)",
       ["check_stream_event_names"], select="anthropic and stream")

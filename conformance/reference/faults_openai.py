@@ -120,6 +120,10 @@ fault("reject_null_assistant_content", "openai", "an assistant history message w
 fault("reject_empty_content", "openai", "a history message with content \"\" is rejected (class 16)",
       ["check_history_accepted"], select="test_history_content_accepted")
 
+# -- semantic probes ------------------------------------------------------------------------------------
+fault("drop_image_block", "openai", "image_url content blocks are silently dropped (never reach the model, not counted in prompt_tokens)",
+      ["check_content_block_counted"], select="test_content_block_reaches_model")
+
 # -- tools (classes 1, 2, 9, 15) -------------------------------------------------------------------------
 fault("stream_tool_call_no_index", "openai", "streamed tool-call deltas carry no index (class 1)",
       ["check_stream_tool_call_index"], ["check_chat_chunk_schema"], select="test_tool_call_stream")
