@@ -98,6 +98,8 @@ fault("ignore_max_tokens", "openai", "max_tokens is ignored",
       ["check_token_cap_honoured"], select="test_token_cap")
 fault("ignore_max_completion_tokens", "openai", "max_completion_tokens is ignored (class 20)",
       ["check_token_cap_honoured"], select="test_token_cap")
+fault("cap_finish_stop", "openai", "a reply cut by the token cap says finish_reason 'stop' instead of 'length', streamed and not",
+      ["check_token_cap_finish_reason"], select="test_token_cap")
 fault("reject_max_completion_tokens", "openai", "max_completion_tokens is rejected with 400 (class 20)",
       ["check_max_completion_tokens_accepted"], select="test_token_cap")
 fault("ignore_stop", "openai", "stop sequences are ignored",

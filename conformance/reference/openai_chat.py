@@ -340,7 +340,9 @@ def _apply_tools(body: dict[str, Any], prompt: engine.Prompt) -> None:
 
 
 # -- rendering ---------------------------------------------------------------------------------------
-def _finish(choice: engine.Choice) -> str:
+def _finish(choice: engine.Choice, ctx: RequestContext | None = None) -> str:
+    if ctx is not None and ctx.fault("cap_finish_stop") and choice.finish == "length":
+        return "stop"
     return "stop" if choice.finish == "stop_sequence" else choice.finish
 
 
@@ -371,7 +373,7 @@ def render_completion(ctx: RequestContext, model: str, generation: engine.Genera
             message["reasoning_content"] = choice.reasoning
         logprobs = {"content": choice.logprobs, "refusal": None} if want_logprobs else None
         index = choice.index + 1 if ctx.fault("bad_choice_index") else choice.index
-        finish = "done" if ctx.fault("bad_finish_reason") else _finish(choice)
+        finish = "done" if ctx.fault("bad_finish_reason") else _finish(choice, ctx)
         choices.append({"index": index, "message": message, "logprobs": logprobs, "finish_reason": finish})
     usage = usage_of(generation)
     if ctx.fault("bad_usage_arithmetic"):
@@ -423,7 +425,7 @@ def chunk_deltas(ctx: RequestContext, generation: engine.Generation, want_logpro
         for position, text in enumerate(texts):
             logprobs = {"content": [choice.logprobs[position]], "refusal": None} if want_logprobs and choice.logprobs else None
             entries.append({"index": choice.index, "delta": {"content": text}, "logprobs": logprobs, "finish_reason": None})
-        entries.append({"index": choice.index, "delta": {}, "logprobs": None, "finish_reason": _finish(choice)})
+        entries.append({"index": choice.index, "delta": {}, "logprobs": None, "finish_reason": _finish(choice, ctx)})
     return entries
 
 

@@ -11,8 +11,10 @@ from conformance.checks.openai_params import (
     check_max_completion_tokens_accepted,
     check_out_of_range_rejected,
     check_stream_n_choices,
+    check_token_cap_finish_reason,
     check_token_cap_honoured,
 )
+from conformance.checks.openai_stream import choice_entries
 from conformance.suites.probe_support import stop_sequences_from
 from conformance.suites.openai_support import chat_body, check_reply, check_reply_or_unsupported, check_stream, refused_cleanly, send
 
@@ -127,8 +129,27 @@ def test_token_cap(case, name):
         case.require(case.check(check_max_completion_tokens_accepted, exchange))
     else:
         refused_cleanly(case, exchange, "max_tokens")
-    check_reply(case, exchange)
+    body = check_reply(case, exchange)
     case.check(check_token_cap_honoured, exchange, 5, param)
+    _judge_cap_finish(case, exchange, [c.get("finish_reason") for c in body.get("choices") or [] if isinstance(c, dict)], param)
+
+
+def _judge_cap_finish(case, exchange, finishes, param):
+    """The story cannot be told in 5 tokens: a reply that filled the cap must say length."""
+    if case.check(check_token_cap_finish_reason, exchange, 5, param):
+        return
+    if finishes and all(f != "length" for f in finishes):
+        case.inconclusive("the model finished within 5 tokens, so the cap was never reached")
+
+
+def test_token_cap_stream(case):
+    """max_completion_tokens caps a streamed reply, which then says finish_reason: length"""
+    body = chat_body(case, STORY, max_completion_tokens=5, stream=True, stream_options={"include_usage": True})
+    exchange = send(case, body)
+    refused_cleanly(case, exchange, "max_completion_tokens (stream)", feature="max_completion_tokens")
+    check_stream(case, exchange)
+    finishes = [c.get("finish_reason") for _, _, c in choice_entries(exchange) if c.get("finish_reason") is not None]
+    _judge_cap_finish(case, exchange, finishes, "max_completion_tokens")
 
 
 def test_n_choices(case):
