@@ -375,6 +375,8 @@ def stream_events(ctx: RequestContext, message: dict[str, Any]) -> list[tuple[st
             events.append(("content_block_stop", {"type": "content_block_stop", "index": index}))
     delta: dict[str, Any] = {"type": "message_delta", "delta": {"stop_reason": message["stop_reason"], "stop_sequence": message["stop_sequence"]},
                              "usage": {"output_tokens": message["usage"]["output_tokens"]}}
+    if ctx.fault("anthropic_stream_stop_reason_differs") and message["stop_reason"] == "end_turn":
+        delta["delta"]["stop_reason"] = "stop_sequence"
     if ctx.fault("anthropic_stream_no_stop_reason"):
         delta["delta"]["stop_reason"] = None
     if ctx.fault("anthropic_stream_no_delta_usage"):

@@ -61,6 +61,8 @@ fault("anthropic_stream_drop_tool_use", A, "the stream leaves out the tool_use b
       select="anthropic and (stream_tool_use or tool_choice_stream)")
 fault("anthropic_stream_differs", A, "the streamed reply differs from the non-streamed one",
       ["check_stream_matches_message"], select="anthropic and stream_matches")
+fault("anthropic_stream_stop_reason_differs", A, "the stream says stop_reason 'stop_sequence' where the non-streamed message says 'end_turn' (a structure difference)",
+      ["check_stream_matches_message"], select="anthropic and stream_matches")
 fault("anthropic_stream_error_event_openai_shape", A, "the stream ends with an error event in the OpenAI shape (class 25)",
       ["check_stream_error_event"], ["check_stream_matches_message"], select="anthropic and stream")
 

@@ -49,6 +49,8 @@ fault("stream_wrong_content_type", "openai", "streams served as text/plain",
       ["check_stream_content_type"], ["check_sse_framing", "check_stream_done_terminator"], select="stream")
 fault("stream_differs", "openai", "the streamed reply differs from the non-streamed one",
       ["check_stream_matches_nonstream"], select="matches")
+fault("stream_finish_differs", "openai", "the streamed reply says finish_reason 'length' where the non-streamed one says 'stop' (a structure difference)",
+      ["check_stream_matches_nonstream"], select="matches")
 fault("keepalive_as_data", "openai", "keep-alives sent as empty 'data:' events",
       ["check_sse_framing"], select="stream")
 fault("no_blank_lines", "openai", "SSE events not separated by blank lines",

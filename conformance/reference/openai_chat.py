@@ -440,6 +440,10 @@ async def _events(ctx: RequestContext, model: str, generation: engine.Generation
         created *= 1000
     separator = "\n" if ctx.fault("no_blank_lines") else "\n\n"
     entries = faulted_stream_entries(ctx, chunk_deltas(ctx, generation, want_logprobs))
+    if ctx.fault("stream_finish_differs"):
+        for entry in entries:
+            if entry["finish_reason"] == "stop":
+                entry["finish_reason"] = "length"
     if ctx.fault("stream_differs"):
         texts = [e for e in entries if e["delta"].get("content")]
         if texts:
