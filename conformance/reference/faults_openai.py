@@ -37,6 +37,8 @@ fault("changing_model", "openai", "'model' changes within one stream",
       ["check_stream_constant_fields"], select="stream")
 fault("usage_chunk_with_choices", "openai", "the include_usage chunk also carries the last choice",
       ["check_stream_include_usage"], select="include_usage")
+fault("usage_chunk_per_choice", "openai", "with n > 1 and include_usage, a usage chunk follows each choice's end instead of one after every choice",
+      ["check_stream_include_usage"], select="include_usage")
 fault("usage_when_not_asked", "openai", "usage sent in a stream that did not ask for it",
       ["check_stream_no_unrequested_usage"], select="stream")
 fault("ignore_include_usage", "openai", "stream_options.include_usage is ignored",

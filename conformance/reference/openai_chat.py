@@ -481,6 +481,10 @@ async def _events(ctx: RequestContext, model: str, generation: engine.Generation
             yield f"data: {json.dumps(chunk)}{separator}".encode()
             break
         yield f"data: {json.dumps(chunk)}{separator}".encode()
+        if ctx.fault("usage_chunk_per_choice") and include_usage and len(finals) > 1 and entry in finals:
+            per_choice = {"id": chunk_id, "object": "chat.completion.chunk", "created": created, "model": model,
+                          "system_fingerprint": "fp_reference", "choices": [], "usage": usage}
+            yield f"data: {json.dumps(per_choice)}{separator}".encode()
         if ctx.fault("keepalive_as_data") and position == 1:
             yield f"data: {separator}".encode()
         if ctx.fault("midstream_error_unframed") and position == 2:
@@ -488,7 +492,9 @@ async def _events(ctx: RequestContext, model: str, generation: engine.Generation
             yield f"{json.dumps(error)}\n\n".encode()
             return
     else:
-        if include_usage and not ctx.fault("ignore_include_usage") and not usage_everywhere:
+        if ctx.fault("usage_chunk_per_choice") and include_usage and len(finals) > 1:
+            pass  # sent after each choice ended instead
+        elif include_usage and not ctx.fault("ignore_include_usage") and not usage_everywhere:
             final = {"id": chunk_id, "object": "chat.completion.chunk", "created": created, "model": model,
                      "system_fingerprint": "fp_reference", "choices": [], "usage": usage}
             yield f"data: {json.dumps(final)}{separator}".encode()

@@ -160,6 +160,14 @@ def test_n_choices(case):
     case.check(check_choice_indexes, exchange, 2)
 
 
+def test_n_choices_stream_include_usage(case):
+    """n: 2 in a stream with include_usage gives two choices and exactly one usage chunk, after every choice ended"""
+    exchange = send(case, chat_body(case, n=2, stream=True, stream_options={"include_usage": True}))
+    refused_cleanly(case, exchange, "n=2 (stream)")
+    check_stream(case, exchange)  # judge(): n choices, one final usage chunk with choices: [], its arithmetic
+    case.check(check_stream_n_choices, exchange, 2)
+
+
 def test_n_choices_stream(case):
     """n: 2 in a stream gives two choices"""
     exchange = send(case, chat_body(case, n=2, stream=True))
