@@ -99,6 +99,8 @@ async def messages(request: Request) -> Response:
         if not isinstance(body, dict):
             raise ApiError("invalid_json", "The request body must be a JSON object.")
         model = body.get("model")
+        if model is None and ctx.fault("anthropic_model_optional"):
+            model = ctx.emulated("default_model") or model_ids(ctx.settings)[0]
         if not isinstance(model, str) or not model:
             raise ApiError("invalid_messages", "model: Field required (a string).")
         prompt = build_prompt(ctx, body)

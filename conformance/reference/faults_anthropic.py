@@ -78,6 +78,8 @@ fault("anthropic_bad_key_400", A, "an invalid API key gets 400 instead of 401 (c
       ["check_error_status"], select="anthropic and invalid_api_key")
 fault("anthropic_max_tokens_optional", A, "a request without max_tokens is accepted",
       ["check_error_status"], select="anthropic and missing_max_tokens")
+fault("anthropic_model_optional", A, "a request without model is served by a default model (model is required)",
+      ["check_error_status"], select="anthropic and required_field_missing")
 fault("anthropic_accept_system_role", A, "role system inside messages is accepted",
       ["check_error_status"], select="anthropic and system_role")
 fault("anthropic_refuse_x_api_key", A, "the x-api-key header is not accepted (class 27)",

@@ -80,6 +80,8 @@ fault("bad_json_500", "openai", "a malformed JSON body gets 500",
       ["check_error_status"], ["check_error_row"], select="invalid_json")
 fault("wrong_error_code", "openai", "errors carry code 'bad_request' instead of the documented code",
       ["check_error_row"], select="error")
+fault("model_optional", "openai", "a request without model is served by a default model although the profile requires model",
+      ["check_error_status"], select="test_required_field_missing")
 fault("accept_bad_role", "openai", "an unknown message role is accepted",
       ["check_error_status"], ["check_error_shape", "check_error_row"], select="unsupported_message_role")
 fault("accept_tool_call_mismatch", "openai", "a tool message answering no tool call is accepted",

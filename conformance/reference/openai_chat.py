@@ -157,7 +157,7 @@ async def chat_completions(request: Request) -> Response:
 
 def resolve_model(ctx: RequestContext, body: dict[str, Any]) -> str:
     model = body.get("model")
-    if model is None and not ctx.emulated("model_required", default=True):
+    if model is None and (not ctx.emulated("model_required", default=True) or ctx.fault("model_optional")):
         model = ctx.emulated("default_model")
     if not isinstance(model, str) or not model:
         raise ApiError("invalid_messages" if "model" in body else "missing_model", "'model' is required and must be a string.", "model")
