@@ -12,7 +12,7 @@ A = "anthropic"
 fault("anthropic_wrong_message_type", A, "the reply says type 'chat.completion' instead of 'message'",
       ["check_message_schema"], select="anthropic and reply")
 fault("anthropic_zero_usage", A, "usage is 0/0 for a non-empty prompt and reply (class 24)",
-      ["check_anthropic_usage"], ["check_anthropic_stop_reason"], select="anthropic and reply")
+      ["check_anthropic_usage"], ["check_anthropic_stop_reason", "check_stream_usage"], select="anthropic and reply")
 fault("anthropic_stop_reason_always_end_turn", A, "stop_reason hard-coded to end_turn (class 26)",
       ["check_anthropic_stop_reason"], select="anthropic and (max_tokens or tool_use or tool_choice)")
 fault("anthropic_tool_choice_any_as_auto", A, "tool_choice {type: any} treated as auto (class 26)",
@@ -49,7 +49,7 @@ fault("anthropic_stream_no_block_stop", A, "content_block_stop is never sent (cl
 fault("anthropic_stream_stop_reason_in_start", A, "message_start already carries stop_reason end_turn",
       ["check_stream_stop_reason"], select="anthropic and stream")
 fault("anthropic_stream_no_stop_reason", A, "message_delta carries stop_reason: null",
-      ["check_stream_stop_reason"], ["check_anthropic_stop_reason", "check_stream_matches_message"], select="anthropic and stream")
+      ["check_stream_stop_reason"], ["check_anthropic_stop_reason", "check_stream_matches_message", "check_anthropic_stop_sequence"], select="anthropic and stream")
 fault("anthropic_stream_zero_start_usage", A, "message_start usage is 0/0 (class 24)",
       ["check_stream_usage"], select="anthropic and stream")
 fault("anthropic_stream_no_delta_usage", A, "message_delta carries no usage (class 24)",
