@@ -97,7 +97,7 @@ def _finish_and_usage(exchange: Exchange) -> tuple[list[tuple[Any, str]], Any, s
     return finishes, usage, pointer
 
 
-@check(cls=None, source=PARAMS_000 + " (finish_reason length: the maximum number of tokens was reached); OpenAI OpenAPI 2.3.0 finish_reason",
+@check(cls=None, source="CrossModel 000 §The choice object (finish_reason: length, hit the token cap); OpenAI OpenAPI 2.3.0 finish_reason",
        title="a reply that fills the token cap says finish_reason: length",
        semantic="the request capped the reply and the usage shows the cap was filled; finish_reason must say the reply was cut (length), "
                 "or clients take a truncated reply for a complete one",
