@@ -161,3 +161,16 @@ def test_stream_matches_nonstream_structure_fails_wording_warns():
     cut = chat_exchange({}, 1, sse(chunk({"role": "assistant", "content": ""}), chunk({"content": "Hello there."}), chunk({}, "length")))
     [finding] = evaluate(check_stream_matches_nonstream, cut, plain, False)
     assert finding.rule == "stream_matches_nonstream" and finding.severity is Severity.ERROR and "finish_reason" in finding.message
+
+
+def test_stop_reported_only_when_the_probe_is_the_control_cut_at_the_stop():
+    from conformance.checks.probes import check_stop_reported
+
+    control = "The river ran past the mill and into the sea."
+    assert evaluate(check_stop_reported, "The river ran past the ", "stop", "stop", control, ["mill"], "/p") == []
+    [finding] = evaluate(check_stop_reported, "The river ran past the ", "length", "stop", control, ["mill"], "/p")
+    assert finding.rule == "stop_reported" and finding.severity is Severity.ERROR
+    # the model wrote something else: no proof the sequence was hit, so nothing to say about the stop reason
+    assert evaluate(check_stop_reported, "A different reply.", "end_turn", "stop_sequence", control, ["mill"], "/p") == []
+    # the earliest of several stop sequences is the one that cuts
+    assert evaluate(check_stop_reported, "The river ", "end_turn", "stop_sequence", control, ["sea", "ran"], "/p") != []

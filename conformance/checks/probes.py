@@ -60,3 +60,19 @@ def check_content_block_counted(with_block: Exchange, without_block: Exchange, b
 def counts_prompt(exchange: Exchange) -> bool:
     return prompt_tokens(exchange) is not None
 
+
+
+@check(cls=None, source="CrossModel 000 §The choice object (finish_reason stop: natural end or a stop sequence); "
+                        "CrossModel 003 §stop_reason (stop_sequence: one of your stop_sequences was hit)",
+       title="a reply cut at a stop sequence says so (finish_reason stop, stop_reason stop_sequence)",
+       semantic="the probe's reply is the control's reply cut exactly before the stop sequence, so the sequence was hit; "
+                "the stop reason must say so, or clients take the reply for a natural end or a truncation")
+def check_stop_reported(text: str, reason: object, expected: str, control_text: str, stops: list[str], pointer: str) -> Iterator[Violation]:
+    """``text``/``reason``: the probe's reply and its stop reason; ``control_text``: the reply to the
+    same request without stop sequences. Silent unless the probe is exactly the control cut at the
+    first stop sequence (the only proof that the sequence was hit)."""
+    hits = [control_text.index(s) for s in stops if s and s in control_text]
+    if not hits or text != control_text[:min(hits)]:
+        return
+    if reason != expected:
+        yield Violation(f"the reply is the control reply cut exactly before a stop sequence, but its stop reason is {reason!r}, not {expected!r}", pointer)

@@ -313,6 +313,8 @@ def render_message(ctx: RequestContext, model: str, choice: engine.Choice, input
     stop_reason = STOP_REASONS[choice.finish]
     if ctx.fault("anthropic_stop_reason_always_end_turn"):
         stop_reason = "end_turn"
+    if ctx.fault("anthropic_stop_sequence_as_end_turn") and stop_reason == "stop_sequence":
+        stop_reason = "end_turn"
     stop_sequence = choice.stop_sequence if stop_reason == "stop_sequence" else None
     if ctx.fault("anthropic_no_stop_sequence_value"):
         stop_sequence = None

@@ -23,6 +23,8 @@ fault("anthropic_ignore_max_tokens", A, "max_tokens is ignored",
       ["check_anthropic_max_tokens"], ["check_anthropic_stop_reason"], select="anthropic and max_tokens")
 fault("anthropic_ignore_stop_sequences", A, "stop_sequences is ignored: the reply runs past the stop sequence (class 26)",
       ["check_anthropic_stop_sequence"], select="anthropic and reply_stop_sequence")
+fault("anthropic_stop_sequence_as_end_turn", A, "a reply cut at a stop sequence says stop_reason end_turn and stop_sequence null, streamed and not",
+      ["check_stop_reported"], select="anthropic and reply_stop_sequence")
 fault("anthropic_no_stop_sequence_value", A, "stop_reason stop_sequence but stop_sequence: null",
       ["check_anthropic_stop_sequence"], select="anthropic and reply_stop_sequence")
 fault("anthropic_tool_input_as_string", A, "tool_use input sent as a JSON string instead of an object",

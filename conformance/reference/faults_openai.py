@@ -110,6 +110,8 @@ fault("reject_max_completion_tokens", "openai", "max_completion_tokens is reject
       ["check_max_completion_tokens_accepted"], select="test_token_cap")
 fault("ignore_stop", "openai", "stop sequences are ignored",
       ["check_stop_honoured"], select="test_stop")
+fault("stop_finish_length", "openai", "a reply cut at a stop sequence says finish_reason 'length' instead of 'stop', streamed and not",
+      ["check_stop_reported"], select="test_stop")
 fault("accept_out_of_range_temperature", "openai", "temperature outside 0..2 is accepted",
       ["check_out_of_range_rejected"], select="test_param_out_of_range and temperature")
 fault("ignore_json_schema", "openai", "response_format json_schema is ignored: free text comes back (class 19)",

@@ -343,6 +343,8 @@ def _apply_tools(body: dict[str, Any], prompt: engine.Prompt) -> None:
 def _finish(choice: engine.Choice, ctx: RequestContext | None = None) -> str:
     if ctx is not None and ctx.fault("cap_finish_stop") and choice.finish == "length":
         return "stop"
+    if ctx is not None and ctx.fault("stop_finish_length") and choice.finish == "stop_sequence":
+        return "length"
     return "stop" if choice.finish == "stop_sequence" else choice.finish
 
 

@@ -3,6 +3,7 @@
 import pytest
 
 from conformance.checks.anthropic import reply_text
+from conformance.checks.probes import check_stop_reported
 from conformance.suites.anthropic_support import HELLO, STORY, body, check_reply, check_stream, send
 from conformance.suites.probe_support import stop_sequences_from
 
@@ -55,10 +56,10 @@ def _stop_sequence_probe(case, stream=False):
         case.inconclusive("the control reply (without stop_sequences) holds no word to use as a stop sequence")
     probe = {**request, "stop_sequences": stops, **({"stream": True} if stream else {})}
     exchange = send(case, probe)
-    if stream:
-        check_stream(case, exchange, max_tokens=128)
-    else:
-        check_reply(case, exchange, max_tokens=128)
+    reply = check_stream(case, exchange, max_tokens=128) if stream else check_reply(case, exchange, max_tokens=128)
+    if isinstance(reply, dict):
+        pointer = f"/exchanges/{exchange.index}/response/events" if stream else exchange.ptr("/stop_reason")
+        case.check(check_stop_reported, reply_text(reply), reply.get("stop_reason"), "stop_sequence", reply_text(message), stops, pointer)
 
 
 def test_reply_stop_sequence(case):

@@ -14,7 +14,8 @@ from conformance.checks.openai_params import (
     check_token_cap_finish_reason,
     check_token_cap_honoured,
 )
-from conformance.checks.openai_stream import choice_entries
+from conformance.checks.openai_stream import choice_entries, streamed_text
+from conformance.checks.probes import check_stop_reported
 from conformance.suites.probe_support import stop_sequences_from
 from conformance.suites.openai_support import chat_body, check_reply, check_reply_or_unsupported, check_stream, refused_cleanly, send
 
@@ -196,8 +197,15 @@ def _stop_probe(case, form, stream=False):
     refused_cleanly(case, exchange, f"stop ({form}{', stream' if stream else ''})", feature="stop")
     if stream:
         check_stream(case, exchange)
+        text = streamed_text(exchange).get(0, "")
+        finishes = [(c.get("finish_reason"), exchange.event_ptr(p, f"/choices/{k}/finish_reason"))
+                    for p, k, c in choice_entries(exchange) if c.get("finish_reason") is not None]
+        reason, pointer = finishes[-1] if finishes else (None, f"/exchanges/{exchange.index}/response/events")
     else:
-        check_reply(case, exchange)
+        choices = check_reply(case, exchange).get("choices") or [{}]
+        first = choices[0] if isinstance(choices[0], dict) else {}
+        text, reason, pointer = (first.get("message") or {}).get("content") or "", first.get("finish_reason"), exchange.ptr("/choices/0/finish_reason")
+    case.check(check_stop_reported, text, reason, "stop", texts[0], stops, pointer)
 
 
 @pytest.mark.parametrize("form", list(STOP_FORMS))
