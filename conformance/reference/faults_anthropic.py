@@ -51,7 +51,7 @@ fault("anthropic_stream_no_block_stop", A, "content_block_stop is never sent (cl
 fault("anthropic_stream_stop_reason_in_start", A, "message_start already carries stop_reason end_turn",
       ["check_stream_stop_reason"], select="anthropic and stream")
 fault("anthropic_stream_no_stop_reason", A, "message_delta carries stop_reason: null",
-      ["check_stream_stop_reason"], ["check_anthropic_stop_reason", "check_stream_matches_message", "check_anthropic_stop_sequence"], select="anthropic and stream")
+      ["check_stream_stop_reason"], ["check_anthropic_stop_reason", "check_stream_matches_message", "check_anthropic_stop_sequence", "check_stop_reported"], select="anthropic and stream")
 fault("anthropic_stream_zero_start_usage", A, "message_start usage is 0/0 (class 24)",
       ["check_stream_usage"], select="anthropic and stream")
 fault("anthropic_stream_no_delta_usage", A, "message_delta carries no usage (class 24)",
