@@ -24,9 +24,9 @@ fault("repeat_role", "openai", "every delta repeats role: assistant",
 fault("first_delta_no_role", "openai", "the first delta carries no role",
       ["check_stream_first_delta_role"], select="stream")
 fault("no_finish_reason", "openai", "no chunk ever carries a finish_reason",
-      ["check_stream_finish_reason"], ["check_stream_matches_nonstream"], select="stream")
+      ["check_stream_finish_reason"], ["check_stream_matches_nonstream", "check_stop_reported"], select="stream")
 fault("empty_finish_reason", "openai", "the final chunk says finish_reason ''",
-      ["check_stream_finish_reason"], ["check_chat_chunk_schema", "check_stream_matches_nonstream"], select="stream")
+      ["check_stream_finish_reason"], ["check_chat_chunk_schema", "check_stream_matches_nonstream", "check_stop_reported"], select="stream")
 fault("finish_reason_twice", "openai", "finish_reason sent on two chunks",
       ["check_stream_finish_reason"], select="stream")
 fault("changing_chunk_id", "openai", "the chunk id changes within one stream",
