@@ -48,7 +48,9 @@ def run_suite(extra: list[str], report_dir: Path) -> tuple[dict[str, Any] | None
 
 
 def fired_checks(results: dict[str, Any]) -> set[str]:
-    return {f["check"] for case in results["cases"] for f in case["findings"] if f["severity"] != "info"}
+    from conformance.clients import REFEREE_CHECKS  # real clients as referees: judged by their own fault table
+
+    return {f["check"] for case in results["cases"] for f in case["findings"] if f["severity"] != "info" and f["check"] not in REFEREE_CHECKS}
 
 
 def run_fault(fault: Fault, workdir: Path | None = None) -> FaultResult:

@@ -43,14 +43,14 @@ def verdicts(results: dict) -> dict[str, tuple[str, list[str]]]:
 
 @pytest.fixture(scope="module")
 def free_text():
-    with EmbeddedServer(ServerSettings(api_keys=frozenset({KEY}), free_text=True)) as server:
+    with EmbeddedServer(ServerSettings(api_keys=frozenset({KEY}), tolerances=frozenset({"free_text"}))) as server:
         yield server
 
 
 @pytest.fixture(scope="module")
 def ignores_stop():
     faults = frozenset({"ignore_stop", "anthropic_ignore_stop_sequences"})
-    with EmbeddedServer(ServerSettings(api_keys=frozenset({KEY}), free_text=True, faults=faults)) as server:
+    with EmbeddedServer(ServerSettings(api_keys=frozenset({KEY}), tolerances=frozenset({"free_text"}), faults=faults)) as server:
         yield server
 
 
@@ -95,7 +95,7 @@ def test_stop_sequence_is_chosen_from_the_control():
     ("anthropic_ignore_tool_choice", "anthropic and tool_choice and not auto", {f"{name}[{mode}]": ("FAIL", ["anthropic_tool_choice"])
                                                                    for name in ("test_tool_choice", "test_tool_choice_stream") for mode in ("any", "none", "tool")}),
 ])
-def test_probe_fails_on_its_fault(free_text, tmp_path, faults, select, expected):
+def test_probe_fails_on_its_fault(tmp_path, faults, select, expected):
     with EmbeddedServer(ServerSettings(api_keys=frozenset({KEY}), faults=frozenset({faults}))) as server:
         got = verdicts(run(server, tmp_path, select))
     failing = {case: result for case, result in got.items() if result[0] != "PASS" and result[0] != "SKIP"}

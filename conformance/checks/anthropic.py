@@ -80,11 +80,11 @@ def check_anthropic_stop_sequence(message: Any, pointer: str, sequences: list[st
 
 
 @check(cls="24", source="CrossModel 003 §The usage object (input_tokens, output_tokens used for billing)", title="usage counts are plausible")
-def check_anthropic_usage(usage: Any, pointer: str, content_nonempty: bool = False) -> Iterator[Violation]:
+def check_anthropic_usage(usage: Any, pointer: str, content_nonempty: bool = False, prompt_nonempty: bool = True) -> Iterator[Violation]:
     if not isinstance(usage, dict):
         return
     inputs, outputs = usage.get("input_tokens"), usage.get("output_tokens")
-    if isinstance(inputs, int) and inputs <= 0:
+    if prompt_nonempty and isinstance(inputs, int) and inputs <= 0:  # an empty prompt (messages: []) may count 0
         yield Violation(f"input_tokens is {inputs} for a non-empty prompt", pointer + "/input_tokens")
     if content_nonempty and isinstance(outputs, int) and outputs <= 0:
         yield Violation(f"output_tokens is {outputs} for a non-empty reply", pointer + "/output_tokens")

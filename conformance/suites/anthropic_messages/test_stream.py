@@ -31,10 +31,10 @@ def test_stream_max_tokens(case):
 @pytest.mark.capability("tools")
 def test_stream_tool_use(case):
     """a streamed tool call arrives as input_json_delta pieces that concatenate to the input object"""
-    request = body(case, "What is the weather in Paris?", max_tokens=256, stream=True, tools=[WEATHER_TOOL],
+    request = body(case, "What is the weather in Paris?", stream=True, tools=[WEATHER_TOOL],
                    tool_choice={"type": "tool", "name": "get_weather"})
     exchange = send(case, request)
-    message = check_stream(case, exchange, max_tokens=256)
+    message = check_stream(case, exchange)
     # judge() applies tool_choice to the reassembled stream; this names the expectation of the case:
     # a tool_use block of the forced tool arrived (a stream without one is a FAIL, not a WARN)
     case.check(check_anthropic_tool_choice, message, f"/exchanges/{exchange.index}/response/events",

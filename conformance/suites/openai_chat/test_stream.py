@@ -2,7 +2,6 @@
 
 import pytest
 
-from conformance.checks.common import check_success_status
 from conformance.checks.errors import check_error_shape
 from conformance.checks.openai_stream import (
     check_error_before_stream,
