@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
+from conformance.findings import Severity
 from conformance.checks import Violation, check
 from conformance.checks.common import schema_violations
 from conformance.findings import Strictness
@@ -26,7 +27,7 @@ def tool_uses(message: Any) -> list[dict[str, Any]]:
     return [b for b in content_blocks(message) if b.get("type") == "tool_use"]
 
 
-@check(cls=None, source=MESSAGE_SOURCE, title="the reply validates against the Anthropic message schema")
+@check(cls=None, source=MESSAGE_SOURCE, title="the reply validates against the Anthropic message schema", compatible=Severity.WARNING, evidence="the SDKs construct their models without validating (replayed faults: both tolerate it); what breaks a client is reported by the SDK checks")
 def check_message_schema(exchange: Exchange, schemas: SchemaRegistry, strictness: Strictness) -> Iterator[Violation]:
     if not isinstance(exchange.body, dict):
         yield Violation(f"the body is not a JSON object (status {exchange.status}): {str(exchange.body)[:120]!r}", exchange.ptr())
@@ -34,7 +35,7 @@ def check_message_schema(exchange: Exchange, schemas: SchemaRegistry, strictness
     yield from schema_violations(schemas, "anthropic/message", strictness, exchange.body, exchange.ptr())
 
 
-@check(cls="26", source="CrossModel 003 §stop_reason; incompatibilities.md class 26", title="stop_reason agrees with the reply")
+@check(cls="26", source="CrossModel 003 §stop_reason; incompatibilities.md class 26", title="stop_reason agrees with the reply", semantic="stop_reason must say why the reply ended (max_tokens at the cap, tool_use when a tool is called)")
 def check_anthropic_stop_reason(message: Any, pointer: str, max_tokens: int | None = None) -> Iterator[Violation]:
     """tool_use exactly when the reply calls a tool; max_tokens when the reply used the whole cap."""
     if not isinstance(message, dict):
@@ -79,7 +80,7 @@ def check_anthropic_stop_sequence(message: Any, pointer: str, sequences: list[st
         yield Violation(f"stop_sequence is {matched!r} although stop_reason is {reason!r}", pointer + "/stop_sequence")
 
 
-@check(cls="24", source="CrossModel 003 §The usage object (input_tokens, output_tokens used for billing)", title="usage counts are plausible")
+@check(cls="24", source="CrossModel 003 §The usage object (input_tokens, output_tokens used for billing)", title="usage counts are plausible", compatible=Severity.WARNING, evidence="anthropic-python reads usage counts without checking them (fault anthropic_zero_usage)")
 def check_anthropic_usage(usage: Any, pointer: str, content_nonempty: bool = False, prompt_nonempty: bool = True) -> Iterator[Violation]:
     if not isinstance(usage, dict):
         return
@@ -90,7 +91,8 @@ def check_anthropic_usage(usage: Any, pointer: str, content_nonempty: bool = Fal
         yield Violation(f"output_tokens is {outputs} for a non-empty reply", pointer + "/output_tokens")
 
 
-@check(cls="26", source="CrossModel 003 §Request parameters (tool_choice); incompatibilities.md class 26 (any treated as auto)", title="tool_choice is honoured")
+@check(cls="26", source="CrossModel 003 §Request parameters (tool_choice); incompatibilities.md class 26 (any treated as auto)", title="tool_choice is honoured",
+       semantic="the request forced a tool call (any, a named tool) or forbade one (none); the reply, streamed or not, is the proof it was ignored")
 def check_anthropic_tool_choice(message: Any, pointer: str, choice: dict[str, Any], tool_names: list[str]) -> Iterator[Violation]:
     if not isinstance(message, dict):
         return
@@ -107,7 +109,7 @@ def check_anthropic_tool_choice(message: Any, pointer: str, choice: dict[str, An
             yield Violation(f"tool_use names {block.get('name')!r}, which is not a declared tool", pointer + f"/content/{position}/name")
 
 
-@check(cls=None, source="CrossModel 003 §Function tools (input_schema: JSON Schema for the parameters)", title="tool_use input is an object with the schema's required keys")
+@check(cls=None, source="CrossModel 003 §Function tools (input_schema: JSON Schema for the parameters)", title="tool_use input is an object with the schema's required keys", breaks=("anthropic-python",), semantic="the tool call the request asked for must carry input for the declared schema", evidence="tool_use.input as a string: block.input[key] raises (fault anthropic_tool_input_as_string)")
 def check_anthropic_tool_use_input(message: Any, pointer: str, schemas_by_name: dict[str, dict[str, Any]]) -> Iterator[Violation]:
     ids = set()
     for position, block in enumerate(content_blocks(message)):
@@ -127,7 +129,7 @@ def check_anthropic_tool_use_input(message: Any, pointer: str, schemas_by_name: 
             yield Violation(f"tool_use input lacks required key(s) {missing}", where + "/input")
 
 
-@check(cls="25", source="CrossModel 003 §Errors (errors use the Anthropic format); incompatibilities.md class 25", title="the error body is {\"type\": \"error\", \"error\": {type, message}}")
+@check(cls="25", source="CrossModel 003 §Errors (errors use the Anthropic format); incompatibilities.md class 25", title="the error body is {\"type\": \"error\", \"error\": {type, message}}", semantic="a documented error must be delivered where clients read it (error.type, error.message)", evidence="anthropic-python raises the status's class; its body has no error.type (fault anthropic_openai_error_shape)")
 def check_anthropic_error_shape(exchange: Exchange, schemas: SchemaRegistry, strictness: Strictness) -> Iterator[Violation]:
     if exchange.status is not None and exchange.status < 400:
         return  # the status check reports a success status

@@ -82,7 +82,7 @@ def reassemble(exchange: Exchange) -> dict[str, Any] | None:
     return message
 
 
-@check(cls="22", source=STREAM_SOURCE + " (the SDKs dispatch on the event: name and drop data without one)", title="every event: name matches its data's type")
+@check(cls="22", source=STREAM_SOURCE + " (the SDKs dispatch on the event: name and drop data without one)", title="every event: name matches its data's type", breaks=("anthropic-python",), evidence="anthropic-python skips events without an event: line; the stream helper then has no message (fault anthropic_stream_no_event_lines)", rules=[rule("mismatch", "an event: name differs from its data's type", severity=Severity.ERROR, compatible=Severity.WARNING, evidence="anthropic-python dispatches on the data's type once an event: line is present (fault anthropic_stream_wrong_event_names: tolerated)")])
 def check_stream_event_names(exchange: Exchange) -> Iterator[Violation]:
     for position, name, data in stream_items(exchange):
         kind = data.get("type")
@@ -92,11 +92,11 @@ def check_stream_event_names(exchange: Exchange) -> Iterator[Violation]:
             yield Violation(f"the {kind!r} event has no 'event:' line (the SDK drops it)", exchange.event_ptr(position))
             return
         if name != kind:
-            yield Violation(f"event: {name!r} carries data of type {kind!r}", exchange.event_ptr(position, "/type"))
+            yield Violation(f"event: {name!r} carries data of type {kind!r}", exchange.event_ptr(position, "/type"), rule="mismatch")
             return
 
 
-@check(cls="7", source="reference/README.md §Anthropic Messages (no data: [DONE] line belongs in an Anthropic stream)", title="an Anthropic stream carries no data: [DONE]")
+@check(cls="7", source="reference/README.md §Anthropic Messages (no data: [DONE] line belongs in an Anthropic stream)", title="an Anthropic stream carries no data: [DONE]", compatible=Severity.WARNING, evidence="anthropic-python skips a data line without event: (fault anthropic_stream_done)")
 def check_stream_no_done(exchange: Exchange) -> Iterator[Violation]:
     for position, event in enumerate(exchange.events or []):
         if event.is_done:
@@ -104,7 +104,7 @@ def check_stream_no_done(exchange: Exchange) -> Iterator[Violation]:
             return
 
 
-@check(cls=None, source="anthropic-sdk-typescript 0.120.0 RawMessageStreamEvent; CrossModel 003 §Streaming response", title="every stream event validates against its schema")
+@check(cls=None, source="anthropic-sdk-typescript 0.120.0 RawMessageStreamEvent; CrossModel 003 §Streaming response", title="every stream event validates against its schema", compatible=Severity.WARNING, evidence="the SDKs construct their models without validating (replayed faults: both tolerate it); what breaks a client is reported by the SDK checks")
 def check_stream_event_schema(exchange: Exchange, schemas: SchemaRegistry, strictness: Strictness) -> Iterator[Violation]:
     for position, name, data in stream_items(exchange):
         if name == "error" or data.get("type") == "error":
@@ -114,14 +114,14 @@ def check_stream_event_schema(exchange: Exchange, schemas: SchemaRegistry, stric
         yield from schema_violations(schemas, "anthropic/stream_event", strictness, data, exchange.event_ptr(position))
 
 
-@check(cls="25", source="CrossModel 003 §Errors; reference/README.md (an error event {type: error, error: {type, message}} may end a stream)", title="an error event has the Anthropic error shape")
+@check(cls="25", source="CrossModel 003 §Errors; reference/README.md (an error event {type: error, error: {type, message}} may end a stream)", title="an error event has the Anthropic error shape", semantic="a documented error must be delivered where clients read it (error.type, error.message)", evidence="anthropic-python raises APIStatusError on event: error whatever its shape (fault anthropic_stream_error_event_openai_shape)")
 def check_stream_error_event(exchange: Exchange, schemas: SchemaRegistry, strictness: Strictness) -> Iterator[Violation]:
     for position, name, data in stream_items(exchange):
         if name == "error" or data.get("type") == "error" or ("error" in data and "type" not in data):
             yield from schema_violations(schemas, "anthropic/error", strictness, data, exchange.event_ptr(position))
 
 
-@check(cls="23", source=STREAM_SOURCE + " (message_start → (block start → deltas → block stop)* → message_delta → message_stop)", title="stream events come in the documented order")
+@check(cls="23", source=STREAM_SOURCE + " (message_start → (block start → deltas → block stop)* → message_delta → message_stop)", title="stream events come in the documented order", compatible=Severity.WARNING, evidence="anthropic-python accumulates without content_block_stop (fault anthropic_stream_no_block_stop)")
 def check_stream_event_order(exchange: Exchange) -> Iterator[Violation]:
     items = typed(exchange)
     events_ptr = f"/exchanges/{exchange.index}/response/events"
@@ -166,7 +166,7 @@ def check_stream_event_order(exchange: Exchange) -> Iterator[Violation]:
         yield Violation("the stream ended without message_stop", events_ptr)
 
 
-@check(cls="23", source=STREAM_SOURCE + " (block indexes start at 0 and rise by one; each delta names the open block)", title="content-block indexes are 0, 1, 2… and deltas name the open block")
+@check(cls="23", source=STREAM_SOURCE + " (block indexes start at 0 and rise by one; each delta names the open block)", title="content-block indexes are 0, 1, 2… and deltas name the open block", breaks=("anthropic-python",), evidence="accumulate_event indexes the content list by the event index: IndexError (faults anthropic_stream_index_from_1, anthropic_stream_delta_wrong_index)")
 def check_stream_block_indexes(exchange: Exchange) -> Iterator[Violation]:
     expected = 0
     open_index, open_type = None, None
@@ -193,7 +193,7 @@ def check_stream_block_indexes(exchange: Exchange) -> Iterator[Violation]:
                 open_index = None
 
 
-@check(cls=None, source=STREAM_SOURCE + " (input_json_delta pieces concatenate to the tool's input object)", title="input_json_delta pieces concatenate to a JSON object")
+@check(cls=None, source=STREAM_SOURCE + " (input_json_delta pieces concatenate to the tool's input object)", title="input_json_delta pieces concatenate to a JSON object", breaks=("anthropic-python",), evidence="accumulate_event parses the pieces in partial mode: the final input is not the JSON sent (fault anthropic_stream_tool_json_broken)")
 def check_stream_tool_input(exchange: Exchange) -> Iterator[Violation]:
     pieces: dict[Any, list[tuple[int, str]]] = {}
     for position, kind, data in typed(exchange):
@@ -211,7 +211,7 @@ def check_stream_tool_input(exchange: Exchange) -> Iterator[Violation]:
             yield Violation(f"block {index}: the tool input is {type(value).__name__}, not an object", exchange.event_ptr(parts[-1][0], "/delta/partial_json"), cls="15")
 
 
-@check(cls="8", source=STREAM_SOURCE + " (stop_reason null in message_start, set in message_delta); reference/README.md", title="stop_reason is null in message_start and set in message_delta")
+@check(cls="8", source=STREAM_SOURCE + " (stop_reason null in message_start, set in message_delta); reference/README.md", title="stop_reason is null in message_start and set in message_delta", compatible=Severity.WARNING, evidence="anthropic-python takes stop_reason from message_delta whatever message_start says (faults anthropic_stream_stop_reason_in_start, anthropic_stream_no_stop_reason: tolerated)")
 def check_stream_stop_reason(exchange: Exchange) -> Iterator[Violation]:
     items = typed(exchange)
     for position, kind, data in items:
@@ -228,19 +228,19 @@ def check_stream_stop_reason(exchange: Exchange) -> Iterator[Violation]:
         yield Violation("the stream never sent message_delta, so no stop_reason", f"/exchanges/{exchange.index}/response/events")
 
 
-@check(cls="24", source=STREAM_SOURCE + " (message_delta carries usage); incompatibilities.md class 24", title="stream usage: message_start is not 0/0 and message_delta carries output_tokens")
+@check(cls="24", source=STREAM_SOURCE + " (message_delta carries usage); incompatibilities.md class 24", title="stream usage: message_start is not 0/0 and message_delta carries output_tokens", breaks=("anthropic-python",), evidence="accumulate_event reads event.usage.output_tokens: AttributeError without usage (fault anthropic_stream_no_delta_usage)", rules=[rule("zero", "usage counts are 0 for a non-empty prompt or reply", severity=Severity.ERROR, compatible=Severity.WARNING, evidence="anthropic-python reads the counts without checking them (fault anthropic_stream_zero_start_usage)")])
 def check_stream_usage(exchange: Exchange, content_nonempty: bool = True) -> Iterator[Violation]:
     for position, kind, data in typed(exchange):
         if kind == "message_start":
             usage = (data.get("message") or {}).get("usage") if isinstance(data.get("message"), dict) else None
             if isinstance(usage, dict) and content_nonempty and usage.get("input_tokens") == 0 and usage.get("output_tokens") == 0:
-                yield Violation("message_start usage is 0/0 for a non-empty prompt and reply (clients keep input_tokens from message_start)", exchange.event_ptr(position, "/message/usage"))
+                yield Violation("message_start usage is 0/0 for a non-empty prompt and reply (clients keep input_tokens from message_start)", exchange.event_ptr(position, "/message/usage"), rule="zero")
         elif kind == "message_delta":
             usage = data.get("usage")
             if not isinstance(usage, dict) or not isinstance(usage.get("output_tokens"), int):
                 yield Violation("message_delta has no usage.output_tokens (the SDK accumulator needs it)", exchange.event_ptr(position, "/usage"))
             elif content_nonempty and usage["output_tokens"] <= 0:
-                yield Violation(f"message_delta usage.output_tokens is {usage['output_tokens']} for a non-empty reply", exchange.event_ptr(position, "/usage/output_tokens"))
+                yield Violation(f"message_delta usage.output_tokens is {usage['output_tokens']} for a non-empty reply", exchange.event_ptr(position, "/usage/output_tokens"), rule="zero")
 
 
 def message_structure(message: Any) -> tuple[Any, Any, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
-from conformance.checks import Violation, check
+from conformance.checks import Violation, check, rule
 from conformance.findings import Severity, Strictness
 from conformance.schemas import SchemaRegistry
 from conformance.exchange import Exchange
@@ -28,13 +28,14 @@ def schema_violations(
         yield Violation(error.message + source, pointer + error.pointer, cls=error.cls)
 
 
-@check(cls="12", source="WHATWG HTML §9.2 Server-sent events; openai-python _streaming.py", title="the stream is well-framed Server-Sent Events")
+@check(cls="12", source="WHATWG HTML §9.2 Server-sent events; openai-python _streaming.py", title="the stream is well-framed Server-Sent Events", breaks=("openai-python",), evidence="openai-python passes an empty data: to json.loads (JSONDecodeError) and drops an unterminated event (faults keepalive_as_data, no_blank_lines)", rules=[rule("line_without_field", "a line outside SSE framing (no data:/event: field)", semantic="what is written outside SSE framing (a mid-stream error) never reaches any client: the reply is silently cut", cls="11")])
 def check_sse_framing(exchange: Exchange) -> Iterator[Violation]:
     for issue in exchange.framing:
         if issue.kind == "missing_done":
             continue  # protocol rule, judged by the protocol's own terminator check
         pointer = f"/exchanges/{exchange.index}/response/raw_sse"
-        yield Violation(f"{issue.kind}: {issue.message} (offset {issue.offset})", pointer, cls=FRAMING_CLASS.get(issue.kind))
+        yield Violation(f"{issue.kind}: {issue.message} (offset {issue.offset})", pointer, cls=FRAMING_CLASS.get(issue.kind),
+                        rule="line_without_field" if issue.kind == "line_without_field" else None)
     for position, event in enumerate(exchange.events or []):
         if event.json is None and event.json_error and not event.is_done and event.data.strip():
             already = any(i.event_index == position for i in exchange.framing)
@@ -66,3 +67,34 @@ def check_success_status(exchange: Exchange) -> Iterator[Violation]:
     if exchange.status != 200:
         body = exchange.body if not exchange.is_sse else exchange.raw_sse
         yield Violation(f"status {exchange.status} for a documented request: {str(body)[:200]}", f"/exchanges/{exchange.index}/response/status")
+
+
+@check(
+    cls=None,
+    source="issue 18 (secrets in responses); OWASP ASVS V8.3 (sensitive data is not exposed in responses)",
+    title="the response does not echo a credential",
+    severity=Severity.WARNING,
+    evidence="a server that repeats the key (in an error message, a header, a Location, a stream) hands it to every log, "
+    "proxy and UI on the way; it was scrubbed from this report before anything was stored",
+    rules=[
+        rule(
+            "unmasked",
+            "a successful (2xx) body holds the API key unmasked",
+            severity=Severity.ERROR,
+            semantic="the credential stays secret: a successful reply that carries the key whole exposes it to everything "
+            "that stores or shows replies (chat UIs, logs, caches)",
+            evidence="the key was found whole, exactly as sent, in a 2xx response body",
+        )
+    ],
+)
+def check_credential_echo(exchange: Exchange) -> Iterator[Violation]:
+    if not exchange.secret_echo:
+        return
+    pointer = f"/exchanges/{exchange.index}/response/secret_echo"
+    where = ", ".join(exchange.secret_echo)
+    if exchange.secret_echo_unmasked:
+        yield Violation(f"status {exchange.status}: the response body holds the API key unmasked (also in: {where}); "
+                        "scrubbed before recording", pointer, rule="unmasked")
+    else:
+        yield Violation(f"the response echoed a configured credential (whole, in pieces or encoded) in: {where}; "
+                        "scrubbed before recording", pointer)

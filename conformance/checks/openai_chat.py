@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
-from conformance.checks import Violation, check
+from conformance.checks import Violation, check, rule
 from conformance.checks.common import schema_violations
 from conformance.findings import Severity, Strictness
 from conformance.schemas import SchemaRegistry
@@ -13,7 +13,7 @@ from conformance.exchange import Exchange
 FINISH_REASONS = ("stop", "length", "tool_calls", "content_filter", "function_call")
 
 
-@check(cls=None, source="OpenAI OpenAPI 2.3.0 CreateChatCompletionResponse; CrossModel 000 §Response", title="the reply validates against the chat.completion schema")
+@check(cls=None, source="OpenAI OpenAPI 2.3.0 CreateChatCompletionResponse; CrossModel 000 §Response", title="the reply validates against the chat.completion schema", compatible=Severity.WARNING, evidence="the SDKs construct their models without validating (replayed faults: both tolerate it); what breaks a client is reported by the SDK checks")
 def check_chat_response_schema(exchange: Exchange, schemas: SchemaRegistry, strictness: Strictness) -> Iterator[Violation]:
     if not isinstance(exchange.body, dict):
         yield Violation(f"the body is not a JSON object (status {exchange.status}): {str(exchange.body)[:120]!r}", exchange.ptr())
@@ -21,7 +21,7 @@ def check_chat_response_schema(exchange: Exchange, schemas: SchemaRegistry, stri
     yield from schema_violations(schemas, "openai/chat_response", strictness, exchange.body, exchange.ptr())
 
 
-@check(cls=None, source="CrossModel 000 §Response (created: Unix timestamp in seconds)", title="created is a Unix timestamp in seconds")
+@check(cls=None, source="CrossModel 000 §Response (created: Unix timestamp in seconds)", title="created is a Unix timestamp in seconds", compatible=Severity.WARNING, evidence="both SDKs read created as an integer and do not check its unit (fault created_in_ms)")
 def check_created_timestamp(value: Any, pointer: str, now: float | None = None) -> Iterator[Violation]:
     """``now``: when the reply was made (a capture's own time, else its Date header); without it the value is not compared
     with any clock, so that a verdict never depends on when or where the exchange is judged."""
@@ -35,7 +35,7 @@ def check_created_timestamp(value: Any, pointer: str, now: float | None = None) 
         yield Violation(f"created={value} is more than two days away from when the reply was made", pointer, Severity.WARNING)
 
 
-@check(cls=None, source="CrossModel 000 §The choice object (index: the reply's position in choices)", title="choices[].index is the position in choices")
+@check(cls=None, source="CrossModel 000 §The choice object (index: the reply's position in choices)", title="choices[].index is the position in choices", compatible=Severity.WARNING, evidence="openai-python reads choices by position; an off index is tolerated (fault bad_choice_index)", rules=[rule("n_ignored", "the reply has as many choices as n asked for", severity=Severity.ERROR, cls="18", semantic="n asked for that many choices")])
 def check_choice_indexes(exchange: Exchange, expected: int | None = None) -> Iterator[Violation]:
     choices = exchange.body.get("choices") if isinstance(exchange.body, dict) else None
     if not isinstance(choices, list):
@@ -44,10 +44,10 @@ def check_choice_indexes(exchange: Exchange, expected: int | None = None) -> Ite
         if isinstance(choice, dict) and choice.get("index") != position:
             yield Violation(f"choices[{position}].index is {choice.get('index')!r}, expected {position}", exchange.ptr(f"/choices/{position}/index"))
     if expected is not None and len(choices) != expected:
-        yield Violation(f"{len(choices)} choice(s) returned, {expected} asked for (n={expected})", exchange.ptr("/choices"), cls="18" if expected > 1 else None)
+        yield Violation(f"{len(choices)} choice(s) returned, {expected} asked for (n={expected})", exchange.ptr("/choices"), cls="18" if expected > 1 else None, rule="n_ignored")
 
 
-@check(cls="9", source="OpenAI OpenAPI 2.3.0 finish_reason; incompatibilities.md class 9", title="finish_reason agrees with the reply")
+@check(cls="9", source="OpenAI OpenAPI 2.3.0 finish_reason; incompatibilities.md class 9", title="finish_reason agrees with the reply", compatible=Severity.WARNING, evidence="openai-python keeps any finish_reason string (faults bad_finish_reason, tool_calls_finish_stop)")
 def check_finish_reason_value(exchange: Exchange) -> Iterator[Violation]:
     choices = exchange.body.get("choices") if isinstance(exchange.body, dict) else None
     for position, choice in enumerate(choices if isinstance(choices, list) else []):
@@ -67,7 +67,7 @@ def check_finish_reason_value(exchange: Exchange) -> Iterator[Violation]:
             yield Violation("finish_reason is 'tool_calls' but the message holds no tool call", pointer)
 
 
-@check(cls=None, source="CrossModel 000 §The usage object (total = input + output)", title="usage counts add up")
+@check(cls=None, source="CrossModel 000 §The usage object (total = input + output)", title="usage counts add up", compatible=Severity.WARNING, evidence="both SDKs read usage counts without checking them (faults bad_usage_arithmetic, anthropic_zero_usage)")
 def check_usage_arithmetic(usage: Any, pointer: str, content_nonempty: bool = False) -> Iterator[Violation]:
     if not isinstance(usage, dict):
         return
@@ -89,7 +89,7 @@ def check_usage_arithmetic(usage: Any, pointer: str, content_nonempty: bool = Fa
         yield Violation(f"reasoning_tokens {reasoning} exceeds completion_tokens {completion}", pointer + "/completion_tokens_details/reasoning_tokens")
 
 
-@check(cls=None, source="CrossModel 000 §Response (every response carries an x-request-id header)", title="the response carries a request id header")
+@check(cls=None, source="CrossModel 000 §Response (every response carries an x-request-id header)", title="the response carries a request id header", compatible=Severity.WARNING, evidence="openai-python exposes _request_id as None without the header")
 def check_request_id_header(exchange: Exchange, header: str) -> Iterator[Violation]:
     if not exchange.headers.get(header.lower(), "").strip():
         yield Violation(f"no {header} response header", exchange.header_ptr(header))

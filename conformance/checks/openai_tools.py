@@ -7,7 +7,7 @@ from typing import Any, Iterator
 
 import jsonschema
 
-from conformance.checks import Violation, check
+from conformance.checks import Violation, check, rule
 from conformance.checks.openai_chat import FINISH_REASONS
 from conformance.checks.openai_stream import STREAM_SOURCE, choice_entries
 from conformance.findings import Severity
@@ -78,7 +78,7 @@ def _judge_arguments(name: Any, arguments: Any, tools: dict[str, Any], pointer: 
 
 
 @check(cls="15", source=TOOLS_000 + "; OpenAI OpenAPI 2.3.0 ChatCompletionMessageToolCall (arguments: JSON text); incompatibilities.md class 15",
-       title="tool call arguments are a JSON string that validates against the declared schema")
+       title="tool call arguments are a JSON string that validates against the declared schema", breaks=("openai-python",), semantic="the tool call the request asked for must carry arguments for the declared schema", evidence="client code json.loads(arguments): an object raises TypeError (fault tool_arguments_object)")
 def check_tool_call_arguments(exchange: Exchange, tools: list[dict[str, Any]]) -> Iterator[Violation]:
     known = declared(tools)
     ids = set()
@@ -93,7 +93,7 @@ def check_tool_call_arguments(exchange: Exchange, tools: list[dict[str, Any]]) -
 
 
 @check(cls="15", source=TOOLS_000 + "; openai-python lib/streaming/_deltas.py (arguments are concatenated); incompatibilities.md class 15",
-       title="streamed tool call arguments concatenate to JSON that validates against the declared schema")
+       title="streamed tool call arguments concatenate to JSON that validates against the declared schema", breaks=("openai-python",), semantic="the tool call the request asked for must carry arguments for the declared schema", evidence="the stream helper's final arguments are not JSON text (fault tool_arguments_object, stream_tool_call_header_repeated)")
 def check_stream_tool_call_arguments(exchange: Exchange, tools: list[dict[str, Any]]) -> Iterator[Violation]:
     known = declared(tools)
     for key, call in streamed_calls(exchange).items():
@@ -103,7 +103,7 @@ def check_stream_tool_call_arguments(exchange: Exchange, tools: list[dict[str, A
         yield from _judge_arguments(call["name"], call["arguments"], known, call["pointer"])
 
 
-@check(cls="1", source=STREAM_SOURCE + " (a tool-call delta without index raises); incompatibilities.md class 1", title="every streamed tool-call delta carries its index")
+@check(cls="1", source=STREAM_SOURCE + " (a tool-call delta without index raises); incompatibilities.md class 1", title="every streamed tool-call delta carries its index", breaks=("openai-python",), evidence="ChatCompletionStreamState indexes tool calls by index: TypeError without it (fault stream_tool_call_no_index)")
 def check_stream_tool_call_index(exchange: Exchange) -> Iterator[Violation]:
     for position, k, choice in choice_entries(exchange):
         delta = choice.get("delta") if isinstance(choice.get("delta"), dict) else {}
@@ -114,7 +114,7 @@ def check_stream_tool_call_index(exchange: Exchange) -> Iterator[Violation]:
 
 
 @check(cls="2", source=STREAM_SOURCE + " (the SDK concatenates id, type and name); incompatibilities.md class 2",
-       title="a streamed tool call carries id, type and name on its first delta only")
+       title="a streamed tool call carries id, type and name on its first delta only", breaks=("openai-python",), evidence="accumulate_delta concatenates a repeated id and name (call_1call_1); it replaces a repeated type (fault stream_tool_call_header_repeated)", rules=[rule("type_repeated", "a later tool-call delta repeats type: function", severity=Severity.ERROR, compatible=Severity.WARNING, evidence="openai-python replaces type rather than concatenating it (lib/streaming/_deltas.py accumulate_delta); both SDK replays tolerate it")])
 def check_stream_tool_call_header_once(exchange: Exchange) -> Iterator[Violation]:
     seen: set[tuple[Any, Any]] = set()
     for position, k, choice in choice_entries(exchange):
@@ -134,11 +134,14 @@ def check_stream_tool_call_header_once(exchange: Exchange) -> Iterator[Violation
                 continue
             repeated = [f for f, v in header.items() if v]
             if repeated:
-                yield Violation(f"a later delta of tool call {part['index']} repeats {', '.join(repeated)} (clients concatenate them)", pointer)
+                if repeated == ["type"]:
+                    yield Violation(f"a later delta of tool call {part['index']} repeats type (clients replace it)", pointer, rule="type_repeated")
+                else:
+                    yield Violation(f"a later delta of tool call {part['index']} repeats {', '.join(repeated)} (clients concatenate them)", pointer)
                 return
 
 
-@check(cls="9", source="OpenAI OpenAPI 2.3.0 finish_reason (tool_calls); incompatibilities.md class 9", title="a stream with tool calls finishes with tool_calls")
+@check(cls="9", source="OpenAI OpenAPI 2.3.0 finish_reason (tool_calls); incompatibilities.md class 9", title="a stream with tool calls finishes with tool_calls", compatible=Severity.WARNING, evidence="openai-python keeps the finish_reason it is sent (fault tool_calls_finish_stop)")
 def check_stream_tool_calls_finish_reason(exchange: Exchange) -> Iterator[Violation]:
     with_calls = {key[0] for key in streamed_calls(exchange)}
     for position, k, choice in choice_entries(exchange):
@@ -152,7 +155,8 @@ def check_stream_tool_calls_finish_reason(exchange: Exchange) -> Iterator[Violat
             yield Violation(f"finish_reason is {reason!r} although the stream carried tool calls", pointer)
 
 
-@check(cls=None, source=TOOLS_000 + " (tool_choice: auto, none, required, or a named function); 001 §Body", title="tool_choice is honoured")
+@check(cls=None, source=TOOLS_000 + " (tool_choice: auto, none, required, or a named function); 001 §Body", title="tool_choice is honoured",
+       semantic="the request forced a tool call (required, a named function) or forbade one (none); the reply, streamed or not, is the proof it was ignored")
 def check_tool_choice_honoured(exchange: Exchange, mode: str, name: str | None = None, calls: list[tuple[str, str]] | None = None) -> Iterator[Violation]:
     """``calls``: (pointer, name) of the reply's tool calls (computed from the exchange when omitted)."""
     if calls is None:

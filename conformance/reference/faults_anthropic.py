@@ -92,3 +92,10 @@ fault("anthropic_require_version", A, "a request without anthropic-version is re
       ["check_version_header_handling"], select="anthropic and version_header")
 fault("anthropic_accept_missing_version", A, "a request without anthropic-version succeeds where the profile (upstream) requires it (class 27)",
       ["check_version_header_handling"], select="anthropic and version_header", profiles=("anthropic",))
+
+# -- the official client breaks on these too: its SDK check fires with the rule (proven by tests/test_sdk.py) -------
+from conformance.reference.faults_openai import _sdk_breaks  # noqa: E402
+
+_sdk_breaks("check_anthropic_sdk", "anthropic_openai_error_shape", "anthropic_stream_delta_wrong_index", "anthropic_stream_error_event_openai_shape",
+            "anthropic_stream_index_from_1", "anthropic_stream_no_delta_usage", "anthropic_stream_no_event_lines", "anthropic_stream_tool_json_broken",
+            "anthropic_tool_input_as_string")

@@ -180,3 +180,16 @@ fault("x_api_key_refused", "openai", "the documented x-api-key header is not acc
       ["check_success_status"], select="auth_scheme", profiles=("llmgateway",))
 fault("model_ids_off_format", "openai", "GET /models lists an id outside the documented model id format",
       ["check_model_id_format"], select="model_ids_follow", profiles=("cryptgpt",))
+
+# -- the official client breaks on these too: its SDK check fires with the rule (proven by tests/test_sdk.py) -------
+def _sdk_breaks(check: str, *names: str) -> None:
+    from dataclasses import replace
+
+    from conformance.reference.faults import FAULTS
+
+    for name in names:
+        FAULTS[name] = replace(FAULTS[name], may_also=FAULTS[name].may_also + (check,))
+
+
+_sdk_breaks("check_openai_sdk", "error_bare_string", "keepalive_as_data", "midstream_error_unframed", "models_bare_array", "no_blank_lines",
+            "repeat_role", "stream_tool_call_header_repeated", "stream_tool_call_no_index", "tool_arguments_object", "tool_arguments_empty")
