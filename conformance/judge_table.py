@@ -211,6 +211,8 @@ def build() -> list[Applicable]:
         Applicable(ot.check_stream_tool_calls_finish_reason, lambda f, x, c: chat_stream(f, x, c) and openai_tools(f) is not None),
         Applicable(ot.check_tool_choice_honoured, lambda f, x, c: chat_reply(f, x, c) and _tool_mode(f.asked("tool_choice")) is not None,
                    lambda f, x, c: (x, *_tool_mode(f.asked("tool_choice")))),
+        Applicable(ot.check_tool_choice_honoured, lambda f, x, c: chat_stream(f, x, c) and _tool_mode(f.asked("tool_choice")) is not None,
+                   lambda f, x, c: (x, *_tool_mode(f.asked("tool_choice")), [(call["pointer"], call["name"]) for call in ot.streamed_calls(x).values()])),
         Applicable(ot.check_parallel_tool_calls_disabled, lambda f, x, c: chat_reply(f, x, c) and f.asked("parallel_tool_calls") is False),
         Applicable(lp.check_logprobs_present, asked("logprobs", chat_reply)),
         Applicable(lp.check_logprob_entries, asked("logprobs", chat_reply)),

@@ -91,7 +91,8 @@ def check_anthropic_usage(usage: Any, pointer: str, content_nonempty: bool = Fal
         yield Violation(f"output_tokens is {outputs} for a non-empty reply", pointer + "/output_tokens")
 
 
-@check(cls="26", source="CrossModel 003 §Request parameters (tool_choice); incompatibilities.md class 26 (any treated as auto)", title="tool_choice is honoured")
+@check(cls="26", source="CrossModel 003 §Request parameters (tool_choice); incompatibilities.md class 26 (any treated as auto)", title="tool_choice is honoured",
+       semantic="the request forced a tool call (any, a named tool) or forbade one (none); the reply, streamed or not, is the proof it was ignored")
 def check_anthropic_tool_choice(message: Any, pointer: str, choice: dict[str, Any], tool_names: list[str]) -> Iterator[Violation]:
     if not isinstance(message, dict):
         return

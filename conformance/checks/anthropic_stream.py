@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any, Iterator
 
-from conformance.findings import Severity
 from conformance.checks import Violation, check, rule
 from conformance.checks.anthropic import content_blocks
 from conformance.checks.common import schema_violations
-from conformance.findings import Strictness
+from conformance.findings import Severity, Strictness
 from conformance.schemas import SchemaRegistry
 from conformance.exchange import Exchange
 
@@ -244,26 +243,54 @@ def check_stream_usage(exchange: Exchange, content_nonempty: bool = True) -> Ite
                 yield Violation(f"message_delta usage.output_tokens is {usage['output_tokens']} for a non-empty reply", exchange.event_ptr(position, "/usage/output_tokens"), rule="zero")
 
 
-def _comparable(message: Any) -> tuple[Any, Any, Any]:
+def message_structure(message: Any) -> tuple[Any, Any, Any]:
+    """What a client acts on: the block kinds (and tool names), stop_reason and stop_sequence."""
     blocks = []
     for block in content_blocks(message):
         kind = block.get("type")
-        if kind == "text":
-            blocks.append(("text", block.get("text")))
-        elif kind == "tool_use":
-            blocks.append(("tool_use", block.get("name"), json.dumps(block.get("input"), sort_keys=True)))
-        elif kind == "thinking":
-            blocks.append(("thinking", block.get("thinking")))
-        else:
-            blocks.append((kind,))
+        blocks.append((kind, block.get("name")) if kind == "tool_use" else (kind,))
     message = message if isinstance(message, dict) else {}
     return blocks, message.get("stop_reason"), message.get("stop_sequence")
 
 
-@check(cls=None, source=STREAM_SOURCE + " (the stream reassembles into the message a non-streamed request returns)", title="the reassembled stream equals the non-streamed message")
-def check_stream_matches_message(streamed: Exchange, plain: Exchange) -> Iterator[Violation]:
-    got, expected = _comparable(reassemble(streamed)), _comparable(plain.body)
-    labels = ("content", "stop_reason", "stop_sequence")
+def wording_difference(streamed: str, plain: str) -> str:
+    from conformance.checks.openai_stream import wording_difference as difference
+
+    return difference(streamed, plain)
+
+
+def message_wording(message: Any) -> list[Any]:
+    """What a non-deterministic model may vary: the texts, thinking and tool inputs."""
+    out = []
+    for block in content_blocks(message):
+        kind = block.get("type")
+        if kind == "text":
+            out.append(block.get("text"))
+        elif kind == "thinking":
+            out.append(block.get("thinking"))
+        elif kind == "tool_use":
+            out.append(json.dumps(block.get("input"), sort_keys=True))
+    return out
+
+
+@check(cls=None, source=STREAM_SOURCE + " (the stream reassembles into the message a non-streamed request returns)",
+       title="the reassembled stream has the structure of the non-streamed message (blocks, stop_reason, stop_sequence)",
+       semantic="the same request streamed must deliver the same kind of answer: the content blocks, tool calls and stop_reason a client acts on",
+       rules=[rule("wording", "the reassembled stream's wording equals the non-streamed message for a deterministic request", severity=Severity.WARNING,
+                   evidence="a WARN: wording can differ between two generations of a model, even when it repeated itself once")])
+def check_stream_matches_message(streamed: Exchange, plain: Exchange, compare_wording: bool = True) -> Iterator[Violation]:
+    """Structure differences are FAILs; wording differences (only when ``compare_wording``: the
+    target repeated its non-streamed reply word for word) are WARNs."""
+    events = f"/exchanges/{streamed.index}/response/events"
+    message = reassemble(streamed)
+    got, expected = message_structure(message), message_structure(plain.body)
+    labels = ("content blocks", "stop_reason", "stop_sequence")
     for label, a, b in zip(labels, got, expected):
         if a != b:
-            yield Violation(f"streamed {label} {str(a)[:160]} differs from the non-streamed {str(b)[:160]}", f"/exchanges/{streamed.index}/response/events")
+            yield Violation(f"streamed {label} {str(a)[:160]} differs from the non-streamed {str(b)[:160]}", events)
+    if compare_wording and got == expected:
+        for a, b in zip(message_wording(message), message_wording(plain.body)):
+            if a != b:
+                yield Violation(f"{wording_difference(str(a), str(b))} (wording only: a non-deterministic model can do this)",
+                                events, rule="wording")
+                break

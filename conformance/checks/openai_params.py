@@ -11,7 +11,7 @@ from typing import Any, Iterator
 
 import jsonschema
 
-from conformance.checks import Violation, check
+from conformance.checks import Violation, check, rule
 from conformance.checks.openai_stream import choice_entries
 from conformance.findings import Severity
 from conformance.exchange import Exchange
@@ -77,6 +77,44 @@ def check_token_cap_honoured(exchange: Exchange, limit: int, param: str) -> Iter
         words = len(content.split()) if isinstance(content, str) else 0
         if words > limit:  # every word is at least one token
             yield Violation(f"{param}={limit} but choice {position} holds {words} words: the cap was ignored", exchange.ptr(f"/choices/{position}/message/content"), cls=cls)
+
+
+def _finish_and_usage(exchange: Exchange) -> tuple[list[tuple[Any, str]], Any, str]:
+    """(finish_reason, pointer) per choice, usage and its pointer, of a reply or a stream."""
+    if not exchange.is_sse:
+        finishes = [(c.get("finish_reason"), exchange.ptr(f"/choices/{k}/finish_reason")) for k, c in enumerate(_choices(exchange))]
+        usage = exchange.body.get("usage") if isinstance(exchange.body, dict) else None
+        return finishes, usage, exchange.ptr("/usage/completion_tokens")
+    finishes, usage, pointer = [], None, ""
+    for position, k, choice in choice_entries(exchange):
+        if choice.get("finish_reason") is not None:
+            finishes.append((choice["finish_reason"], exchange.event_ptr(position, f"/choices/{k}/finish_reason")))
+    from conformance.checks.openai_stream import chunks
+
+    for position, chunk in chunks(exchange):
+        if isinstance(chunk.get("usage"), dict):
+            usage, pointer = chunk["usage"], exchange.event_ptr(position, "/usage/completion_tokens")
+    return finishes, usage, pointer
+
+
+@check(cls=None, source="CrossModel 000 §The choice object (finish_reason: length, hit the token cap); OpenAI OpenAPI 2.3.0 finish_reason",
+       title="a reply that fills the token cap says finish_reason: length",
+       semantic="the request capped the reply and the usage shows the cap was filled; finish_reason must say the reply was cut (length), "
+                "or clients take a truncated reply for a complete one",
+       evidence="applied by the token-cap probe only (a prompt no model finishes within the cap), never to arbitrary traffic: "
+                "a server that counts the end-of-turn token could end a reply exactly at the cap with stop",
+       rules=[rule("below_cap", "finish_reason length comes with a usage count that reached the cap", severity=Severity.WARNING,
+                   evidence="a WARN: the reply was cut although completion_tokens is below the cap, so the usage count or the cut is wrong")])
+def check_token_cap_finish_reason(exchange: Exchange, limit: int, param: str) -> Iterator[Violation]:
+    finishes, usage, pointer = _finish_and_usage(exchange)
+    completion = usage.get("completion_tokens") if isinstance(usage, dict) else None
+    if len(finishes) != 1 or not isinstance(completion, int) or isinstance(completion, bool):
+        return  # several choices share one count; no usage: nothing to compare
+    reason, where = finishes[0]
+    if completion == limit and reason == "stop":  # above the cap: the cap was ignored (check_token_cap_honoured)
+        yield Violation(f"{param}={limit} and usage.completion_tokens is {completion}: the reply filled the cap but finish_reason is 'stop', not 'length'", where)
+    elif reason == "length" and completion < limit:
+        yield Violation(f"finish_reason is 'length' but usage.completion_tokens {completion} is below {param}={limit}", pointer, rule="below_cap")
 
 
 @check(cls="18", source="CrossModel 000 §Extended parameters (n); 001 §Body (n >= 1); incompatibilities.md class 18", title="a stream with n > 1 carries n choices")

@@ -218,15 +218,78 @@ def check_stream_options_accepted(exchange: Exchange) -> Iterator[Violation]:
         yield Violation(f"a streamed request with stream_options.include_usage was answered {exchange.status}", f"/exchanges/{exchange.index}/response/status")
 
 
-@check(cls=None, source="CrossModel 000 §Streaming response (concatenate every delta.content to rebuild the reply)", title="the streamed reply equals the non-streamed one")
-def check_stream_matches_nonstream(streamed: Exchange, plain: Exchange) -> Iterator[Violation]:
-    texts = streamed_text(streamed)
-    choices = plain.body.get("choices") if isinstance(plain.body, dict) else None
+def reply_structure(exchange: Exchange) -> dict[Any, tuple[Any, ...]]:
+    """choice index → (kind, tool names, finish_reason) of a reply or a stream: what a client
+    branches on, as opposed to the wording a non-deterministic model may vary."""
+    out: dict[Any, tuple[Any, ...]] = {}
+    if exchange.is_sse:
+        from conformance.checks.openai_tools import streamed_calls
+
+        calls: dict[Any, list[str]] = {}
+        for (index, _), call in streamed_calls(exchange).items():
+            calls.setdefault(index, []).append(call.get("name"))
+        finishes: dict[Any, Any] = {}
+        for _, _, choice in choice_entries(exchange):
+            finishes.setdefault(choice.get("index"), None)
+            if choice.get("finish_reason") is not None:
+                finishes[choice.get("index")] = choice["finish_reason"]
+        for index, finish in finishes.items():
+            names = tuple(calls.get(index, ()))
+            out[index] = ("tool_calls" if names else "text", names, finish)
+        return out
+    choices = exchange.body.get("choices") if isinstance(exchange.body, dict) else None
     for position, choice in enumerate(choices if isinstance(choices, list) else []):
-        expected = ((choice or {}).get("message") or {}).get("content") or ""
-        got = texts.get((choice or {}).get("index", position), "")
-        if got != expected:
-            yield Violation(f"choice {position}: streamed {got[:80]!r} but non-streamed {expected[:80]!r}", f"/exchanges/{streamed.index}/response/events")
+        if not isinstance(choice, dict):
+            continue
+        message = choice.get("message") if isinstance(choice.get("message"), dict) else {}
+        names = tuple((c.get("function") or {}).get("name") for c in message.get("tool_calls") or [] if isinstance(c, dict))
+        out[choice.get("index", position)] = ("tool_calls" if names else "text", names, choice.get("finish_reason"))
+    return out
+
+
+def reply_wording(exchange: Exchange) -> dict[Any, str]:
+    """choice index → the reply's text (streamed deltas concatenated)."""
+    if exchange.is_sse:
+        return streamed_text(exchange)
+    choices = exchange.body.get("choices") if isinstance(exchange.body, dict) else None
+    return {(c or {}).get("index", k): (((c or {}).get("message") or {}).get("content") or "")
+            for k, c in enumerate(choices if isinstance(choices, list) else []) if isinstance(c, dict)}
+
+
+def wording_difference(streamed: str, plain: str) -> str:
+    """Where two texts part: 'streamed '…x' but non-streamed '…y'' around the first difference."""
+    at = next((k for k, (a, b) in enumerate(zip(streamed, plain)) if a != b), min(len(streamed), len(plain)))
+    start = max(0, at - 30)
+    lead = "…" if start else ""
+    return f"streamed {lead + streamed[start:at + 50]!r} but non-streamed {lead + plain[start:at + 50]!r} (from character {at})"
+
+
+@check(cls=None, source="CrossModel 000 §Streaming response (concatenate every delta.content to rebuild the reply)",
+       title="the streamed reply has the structure of the non-streamed one (choices, tool calls, finish_reason)",
+       semantic="the same request streamed must deliver the same kind of answer: the choices, tool calls and finish_reason a client acts on",
+       rules=[rule("wording", "the streamed reply's wording equals the non-streamed one for a deterministic request", severity=Severity.WARNING,
+                   evidence="a WARN: wording can differ between two generations of a model, even when it repeated itself once")])
+def check_stream_matches_nonstream(streamed: Exchange, plain: Exchange, compare_wording: bool = True) -> Iterator[Violation]:
+    """Structure differences are FAILs; wording differences (only when ``compare_wording``: the
+    target repeated its non-streamed reply word for word) are WARNs."""
+    events = f"/exchanges/{streamed.index}/response/events"
+    got, expected = reply_structure(streamed), reply_structure(plain)
+    if set(got) != set(expected):
+        yield Violation(f"the stream carried choices {sorted(got, key=str)}, the non-streamed reply {sorted(expected, key=str)}", events)
+        return
+    for index in sorted(expected, key=str):
+        if got[index] != expected[index]:
+            labels = ("kind", "tool calls", "finish_reason")
+            diffs = [f"{label} {a!r} vs {b!r}" for label, a, b in zip(labels, got[index], expected[index]) if a != b]
+            yield Violation(f"choice {index}: the stream differs from the non-streamed reply in structure: {'; '.join(diffs)} (streamed vs not)", events)
+    if not compare_wording:
+        return
+    texts, plain_texts = reply_wording(streamed), reply_wording(plain)
+    for index, expected_text in plain_texts.items():
+        got_text = texts.get(index, "")
+        if got_text != expected_text:
+            yield Violation(f"choice {index}: {wording_difference(got_text, expected_text)} "
+                            "(wording only: a non-deterministic model can do this)", events, rule="wording")
 
 
 @check(cls="11", source="incompatibilities.md class 11; OpenAI errors are answered before the stream starts", title="an error before the stream is an HTTP error, not a 200 stream", hint='Validate the request before starting the stream and answer a 4xx JSON error instead of a 200 stream.')

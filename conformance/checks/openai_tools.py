@@ -155,7 +155,8 @@ def check_stream_tool_calls_finish_reason(exchange: Exchange) -> Iterator[Violat
             yield Violation(f"finish_reason is {reason!r} although the stream carried tool calls", pointer)
 
 
-@check(cls=None, source=TOOLS_000 + " (tool_choice: auto, none, required, or a named function); 001 §Body", title="tool_choice is honoured")
+@check(cls=None, source=TOOLS_000 + " (tool_choice: auto, none, required, or a named function); 001 §Body", title="tool_choice is honoured",
+       semantic="the request forced a tool call (required, a named function) or forbade one (none); the reply, streamed or not, is the proof it was ignored")
 def check_tool_choice_honoured(exchange: Exchange, mode: str, name: str | None = None, calls: list[tuple[str, str]] | None = None) -> Iterator[Violation]:
     """``calls``: (pointer, name) of the reply's tool calls (computed from the exchange when omitted)."""
     if calls is None:

@@ -106,6 +106,8 @@ async def messages(request: Request) -> Response:
         if not isinstance(body, dict):
             raise ApiError("invalid_json", "The request body must be a JSON object.")
         model = body.get("model")
+        if model is None and ctx.fault("anthropic_model_optional"):
+            model = ctx.emulated("default_model") or model_ids(ctx.settings)[0]
         if not isinstance(model, str) or not model:
             raise ApiError("invalid_messages", "model: Field required (a string).")
         prompt = build_prompt(ctx, body)
@@ -146,20 +148,22 @@ def build_prompt(ctx: RequestContext, body: dict[str, Any]) -> engine.Prompt:
     issued: set[str] = set()
     last_user, last_role, last_tool_result = "", "user", None
     unsupported = ctx.emulated("content_blocks", "unsupported", default=[]) or []
+    media: list[int] = []
     for i, message in enumerate(messages):
         if not isinstance(message, dict) or not isinstance(message.get("role"), str):
             raise ApiError("invalid_messages", f"messages.{i}: must be an object with a string role.")
         role = message["role"]
         if role not in ("user", "assistant") and not ctx.fault("anthropic_accept_system_role"):
             raise ApiError("system_role", f"messages.{i}.role: '{role}' is not allowed (user or assistant; put the system prompt in the top-level system field).")
-        text, tool_result = _content(message.get("content"), i, role, issued, unsupported, ctx)
+        text, tool_result = _content(message.get("content"), i, role, issued, unsupported, ctx, media)
         texts.append(text)
         if role == "user":
             last_user = text
             last_role, last_tool_result = ("tool", tool_result) if tool_result is not None else ("user", None)
         else:
             last_role = "assistant"
-    prompt = engine.Prompt(texts=texts, last_user_text=last_user, last_role=last_role, last_tool_result=last_tool_result)
+    prompt = engine.Prompt(texts=texts, last_user_text=last_user, last_role=last_role, last_tool_result=last_tool_result,
+                           media_tokens=sum(media), literal=not ctx.tolerate("free_text"))
     if ctx.tolerate("verbose_model"):
         from conformance.reference.openai_chat import VERBOSE_WORDS
 
@@ -169,7 +173,9 @@ def build_prompt(ctx: RequestContext, body: dict[str, Any]) -> engine.Prompt:
     return prompt
 
 
-def _content(content: Any, i: int, role: str, issued: set[str], unsupported: list[str], ctx: RequestContext) -> tuple[str, str | None]:
+def _content(content: Any, i: int, role: str, issued: set[str], unsupported: list[str], ctx: RequestContext,
+             media: list[int] | None = None) -> tuple[str, str | None]:
+    """The text of a message and its tool result; the tokens of image and document blocks are appended to ``media``."""
     if isinstance(content, str):
         return content, None
     if not isinstance(content, list):
@@ -189,8 +195,12 @@ def _content(content: Any, i: int, role: str, issued: set[str], unsupported: lis
             parts.append(block["text"])
         elif kind == "image":
             _check_source(block.get("source"), where, ("base64", "url"))
+            if media is not None and not ctx.fault("anthropic_drop_image_block"):
+                media.append(engine.media_tokens(block["source"]))
         elif kind == "document":
             _check_source(block.get("source"), where, ("base64", "url", "text"))
+            if media is not None:
+                media.append(engine.media_tokens(block["source"]))
         elif kind == "tool_use":
             if role != "assistant" or not isinstance(block.get("id"), str) or not isinstance(block.get("name"), str) or not isinstance(block.get("input"), dict):
                 raise ApiError("invalid_messages", f"{where}: a tool_use block needs id, name and an input object, in an assistant message.")
@@ -277,7 +287,7 @@ def _apply_tools(ctx: RequestContext, body: dict[str, Any], prompt: engine.Promp
                 raise ApiError("invalid_messages", f"tools.{k}.input_schema: must be an object.")
             prompt.tools.append(engine.ToolSpec(tool["name"], schema))
     choice = body.get("tool_choice")
-    if choice is None:
+    if choice is None or ctx.fault("anthropic_ignore_tool_choice"):
         return
     kind = choice.get("type") if isinstance(choice, dict) else None
     if kind == "auto":
@@ -317,6 +327,8 @@ def render_message(ctx: RequestContext, model: str, choice: engine.Choice, input
     stop_reason = STOP_REASONS[choice.finish]
     if ctx.fault("anthropic_stop_reason_always_end_turn"):
         stop_reason = "end_turn"
+    if ctx.fault("anthropic_stop_sequence_as_end_turn") and stop_reason == "stop_sequence":
+        stop_reason = "end_turn"
     stop_sequence = choice.stop_sequence if stop_reason == "stop_sequence" else None
     if ctx.fault("anthropic_no_stop_sequence_value"):
         stop_sequence = None
@@ -352,7 +364,10 @@ def stream_events(ctx: RequestContext, message: dict[str, Any]) -> list[tuple[st
         start["usage"] = {**start["usage"], "input_tokens": 0, "output_tokens": 0}
     events: list[tuple[str, dict[str, Any]]] = [("message_start", {"type": "message_start", "message": start}), ("ping", {"type": "ping"})]
     offset = 1 if ctx.fault("anthropic_stream_index_from_1") else 0
-    for index, block in enumerate(message["content"]):
+    blocks = message["content"]
+    if ctx.fault("anthropic_stream_drop_tool_use"):
+        blocks = [b for b in blocks if b["type"] != "tool_use"]
+    for index, block in enumerate(blocks):
         index += offset
         kind = block["type"]
         if kind == "text":
@@ -378,6 +393,8 @@ def stream_events(ctx: RequestContext, message: dict[str, Any]) -> list[tuple[st
             events.append(("content_block_stop", {"type": "content_block_stop", "index": index}))
     delta: dict[str, Any] = {"type": "message_delta", "delta": {"stop_reason": message["stop_reason"], "stop_sequence": message["stop_sequence"]},
                              "usage": {"output_tokens": message["usage"]["output_tokens"]}}
+    if ctx.fault("anthropic_stream_stop_reason_differs") and message["stop_reason"] == "end_turn":
+        delta["delta"]["stop_reason"] = "stop_sequence"
     if ctx.fault("anthropic_stream_no_stop_reason"):
         delta["delta"]["stop_reason"] = None
     if ctx.fault("anthropic_stream_no_delta_usage"):

@@ -5,7 +5,9 @@ It is protocol-neutral: the OpenAI and Anthropic endpoints turn their requests i
 
 Behaviour (documented so that the suite's semantic probes work against it and, with the same
 phrasing, against real models):
-- a user message containing ``Reply with exactly: X`` makes the reply ``X`` (up to end of line);
+- a user message containing ``Reply with exactly: X`` makes the reply ``X`` (up to end of line),
+  unless the tolerance ``free_text`` is on (a model that follows no instruction, so that the
+  suite's probes are shown to decide without magic words);
 - otherwise the reply is a sentence of vocabulary words chosen by a PRNG seeded from the
   request (messages, seed and choice index), so equal requests give equal replies;
 - the reply is cut at the first stop sequence (finish ``stop``) and at the token cap (``length``);
@@ -54,6 +56,8 @@ class Prompt:
     n: int = 1
     top_logprobs: int = 0
     reasoning: bool = False
+    media_tokens: int = 0  # tokens of the non-text content blocks (images, audio, documents, files)
+    literal: bool = True  # False: "Reply with exactly:" is not obeyed (free text)
     verbose_tools: int = 0  # words of notes the model writes into each tool call's arguments (tolerance verbose_model)
 
 
@@ -91,6 +95,12 @@ class Generation:
         return total
 
 
+def media_tokens(block: Any) -> int:
+    """Tokens a non-text content block costs (an image, audio clip, document or file): a fixed
+    overhead plus one token per 64 characters of its payload, so any such block counts."""
+    return 8 + len(json.dumps(block, sort_keys=True, default=str)) // 64
+
+
 def prompt_tokens(texts: list[str]) -> int:
     """Tokens of the prompt: each message's text plus a fixed per-message framing overhead."""
     return sum(tokenizer.count(text) + 4 for text in texts) + 2
@@ -111,7 +121,7 @@ def _sentence(rng: random.Random, words: int) -> str:
 
 def generate(prompt: Prompt) -> Generation:
     choices = [_choice(prompt, i) for i in range(max(1, prompt.n))]
-    return Generation(choices=choices, prompt_tokens=prompt_tokens(prompt.texts))
+    return Generation(choices=choices, prompt_tokens=prompt_tokens(prompt.texts) + prompt.media_tokens)
 
 
 def _choice(prompt: Prompt, index: int) -> Choice:
@@ -134,7 +144,8 @@ def _choice(prompt: Prompt, index: int) -> Choice:
         text = text[:cut]
         finish = "stop_sequence"
     tokens = tokenizer.encode(text)
-    if prompt.max_tokens is not None and len(tokens) > prompt.max_tokens:
+    if prompt.max_tokens is not None and len(tokens) >= prompt.max_tokens:
+        # a reply that fills the cap ends by the cap (no end-of-turn token fitted): length
         tokens = tokens[: max(0, prompt.max_tokens)]
         text = tokenizer.decode(tokens)
         finish, stop_sequence = "length", None
@@ -186,7 +197,7 @@ def _target_text(prompt: Prompt, index: int) -> str:
     rng = _rng(prompt, index)
     if prompt.last_role == "tool" and prompt.last_tool_result is not None:
         return f"The tool returned: {prompt.last_tool_result}"
-    match = EXACT.search(prompt.last_user_text)
+    match = EXACT.search(prompt.last_user_text) if prompt.literal else None
     if prompt.json_mode == "schema":
         return json.dumps(instance_of(prompt.json_schema or {}, rng, prompt.last_user_text))
     if prompt.json_mode == "object":

@@ -12,21 +12,28 @@ A = "anthropic"
 fault("anthropic_wrong_message_type", A, "the reply says type 'chat.completion' instead of 'message'",
       ["check_message_schema"], select="anthropic and reply")
 fault("anthropic_zero_usage", A, "usage is 0/0 for a non-empty prompt and reply (class 24)",
-      ["check_anthropic_usage"], ["check_anthropic_stop_reason"], select="anthropic and reply")
+      ["check_anthropic_usage"], ["check_anthropic_stop_reason", "check_stream_usage"], select="anthropic and reply")
 fault("anthropic_stop_reason_always_end_turn", A, "stop_reason hard-coded to end_turn (class 26)",
       ["check_anthropic_stop_reason"], select="anthropic and (max_tokens or tool_use or tool_choice)")
 fault("anthropic_tool_choice_any_as_auto", A, "tool_choice {type: any} treated as auto (class 26)",
+      ["check_anthropic_tool_choice"], select="anthropic and tool_choice")
+fault("anthropic_ignore_tool_choice", A, "tool_choice is ignored: tool, any and none act as auto, streamed and not",
       ["check_anthropic_tool_choice"], select="anthropic and tool_choice")
 fault("anthropic_ignore_max_tokens", A, "max_tokens is ignored",
       ["check_anthropic_max_tokens"], ["check_anthropic_stop_reason"], select="anthropic and max_tokens")
 fault("anthropic_ignore_stop_sequences", A, "stop_sequences is ignored: the reply runs past the stop sequence (class 26)",
       ["check_anthropic_stop_sequence"], select="anthropic and reply_stop_sequence")
+fault("anthropic_stop_sequence_as_end_turn", A, "a reply cut at a stop sequence says stop_reason end_turn and stop_sequence null, streamed and not",
+      ["check_stop_reported"], select="anthropic and reply_stop_sequence")
 fault("anthropic_no_stop_sequence_value", A, "stop_reason stop_sequence but stop_sequence: null",
       ["check_anthropic_stop_sequence"], select="anthropic and reply_stop_sequence")
 fault("anthropic_tool_input_as_string", A, "tool_use input sent as a JSON string instead of an object",
       ["check_message_schema"], ["check_anthropic_tool_use_input", "check_success_status"], select="anthropic and tool and not stream")
 fault("anthropic_tool_input_missing_required", A, "tool_use input lacks the keys its input_schema requires",
       ["check_anthropic_tool_use_input"], select="anthropic and tool and not stream")
+
+fault("anthropic_drop_image_block", A, "image content blocks are silently dropped (never reach the model, not counted in input_tokens)",
+      ["check_content_block_counted"], select="anthropic and block_reaches_model")
 
 # -- streams ----------------------------------------------------------------------------------------
 fault("anthropic_stream_no_event_lines", A, "stream events sent without 'event:' lines (class 22)",
@@ -44,14 +51,19 @@ fault("anthropic_stream_no_block_stop", A, "content_block_stop is never sent (cl
 fault("anthropic_stream_stop_reason_in_start", A, "message_start already carries stop_reason end_turn",
       ["check_stream_stop_reason"], select="anthropic and stream")
 fault("anthropic_stream_no_stop_reason", A, "message_delta carries stop_reason: null",
-      ["check_stream_stop_reason"], ["check_anthropic_stop_reason", "check_stream_matches_message"], select="anthropic and stream")
+      ["check_stream_stop_reason"], ["check_anthropic_stop_reason", "check_stream_matches_message", "check_anthropic_stop_sequence", "check_stop_reported"], select="anthropic and stream")
 fault("anthropic_stream_zero_start_usage", A, "message_start usage is 0/0 (class 24)",
       ["check_stream_usage"], select="anthropic and stream")
 fault("anthropic_stream_no_delta_usage", A, "message_delta carries no usage (class 24)",
       ["check_stream_usage", "check_stream_event_schema"], ["check_anthropic_stop_reason"], select="anthropic and stream")
 fault("anthropic_stream_tool_json_broken", A, "input_json_delta pieces do not concatenate to valid JSON",
       ["check_stream_tool_input"], ["check_anthropic_tool_use_input"], select="anthropic and stream_tool")
+fault("anthropic_stream_drop_tool_use", A, "the stream leaves out the tool_use blocks of the reply (stop_reason still tool_use)",
+      ["check_anthropic_tool_choice", "check_anthropic_stop_reason"], ["check_stream_matches_message"],
+      select="anthropic and (stream_tool_use or tool_choice_stream)")
 fault("anthropic_stream_differs", A, "the streamed reply differs from the non-streamed one",
+      ["check_stream_matches_message"], select="anthropic and stream_matches")
+fault("anthropic_stream_stop_reason_differs", A, "the stream says stop_reason 'stop_sequence' where the non-streamed message says 'end_turn' (a structure difference)",
       ["check_stream_matches_message"], select="anthropic and stream_matches")
 fault("anthropic_stream_error_event_openai_shape", A, "the stream ends with an error event in the OpenAI shape (class 25)",
       ["check_stream_error_event"], ["check_stream_matches_message"], select="anthropic and stream")
@@ -68,6 +80,8 @@ fault("anthropic_bad_key_400", A, "an invalid API key gets 400 instead of 401 (c
       ["check_error_status"], select="anthropic and invalid_api_key")
 fault("anthropic_max_tokens_optional", A, "a request without max_tokens is accepted",
       ["check_error_status"], select="anthropic and missing_max_tokens")
+fault("anthropic_model_optional", A, "a request without model is served by a default model (model is required)",
+      ["check_error_status"], select="anthropic and required_field_missing")
 fault("anthropic_accept_system_role", A, "role system inside messages is accepted",
       ["check_error_status"], select="anthropic and system_role")
 fault("anthropic_refuse_x_api_key", A, "the x-api-key header is not accepted (class 27)",

@@ -24,9 +24,9 @@ fault("repeat_role", "openai", "every delta repeats role: assistant",
 fault("first_delta_no_role", "openai", "the first delta carries no role",
       ["check_stream_first_delta_role"], select="stream")
 fault("no_finish_reason", "openai", "no chunk ever carries a finish_reason",
-      ["check_stream_finish_reason"], select="stream")
+      ["check_stream_finish_reason"], ["check_stream_matches_nonstream", "check_stop_reported"], select="stream")
 fault("empty_finish_reason", "openai", "the final chunk says finish_reason ''",
-      ["check_stream_finish_reason"], ["check_chat_chunk_schema"], select="stream")
+      ["check_stream_finish_reason"], ["check_chat_chunk_schema", "check_stream_matches_nonstream", "check_stop_reported"], select="stream")
 fault("finish_reason_twice", "openai", "finish_reason sent on two chunks",
       ["check_stream_finish_reason"], select="stream")
 fault("changing_chunk_id", "openai", "the chunk id changes within one stream",
@@ -36,6 +36,8 @@ fault("changing_created", "openai", "'created' changes within one stream",
 fault("changing_model", "openai", "'model' changes within one stream",
       ["check_stream_constant_fields"], select="stream")
 fault("usage_chunk_with_choices", "openai", "the include_usage chunk also carries the last choice",
+      ["check_stream_include_usage"], select="include_usage")
+fault("usage_chunk_per_choice", "openai", "with n > 1 and include_usage, a usage chunk follows each choice's end instead of one after every choice",
       ["check_stream_include_usage"], select="include_usage")
 fault("usage_when_not_asked", "openai", "usage sent in a stream that did not ask for it",
       ["check_stream_no_unrequested_usage"], select="stream")
@@ -48,6 +50,8 @@ fault("reject_stream_options", "openai", "a request with stream_options is rejec
 fault("stream_wrong_content_type", "openai", "streams served as text/plain",
       ["check_stream_content_type"], ["check_sse_framing", "check_stream_done_terminator"], select="stream")
 fault("stream_differs", "openai", "the streamed reply differs from the non-streamed one",
+      ["check_stream_matches_nonstream"], select="matches")
+fault("stream_finish_differs", "openai", "the streamed reply says finish_reason 'length' where the non-streamed one says 'stop' (a structure difference)",
       ["check_stream_matches_nonstream"], select="matches")
 fault("keepalive_as_data", "openai", "keep-alives sent as empty 'data:' events",
       ["check_sse_framing"], select="stream")
@@ -76,6 +80,8 @@ fault("bad_json_500", "openai", "a malformed JSON body gets 500",
       ["check_error_status"], ["check_error_row"], select="invalid_json")
 fault("wrong_error_code", "openai", "errors carry code 'bad_request' instead of the documented code",
       ["check_error_row"], select="error")
+fault("model_optional", "openai", "a request without model is served by a default model although the profile requires model",
+      ["check_error_status"], select="test_required_field_missing")
 fault("accept_bad_role", "openai", "an unknown message role is accepted",
       ["check_error_status"], ["check_error_shape", "check_error_row"], select="unsupported_message_role")
 fault("accept_tool_call_mismatch", "openai", "a tool message answering no tool call is accepted",
@@ -98,10 +104,14 @@ fault("ignore_max_tokens", "openai", "max_tokens is ignored",
       ["check_token_cap_honoured"], select="test_token_cap")
 fault("ignore_max_completion_tokens", "openai", "max_completion_tokens is ignored (class 20)",
       ["check_token_cap_honoured"], select="test_token_cap")
+fault("cap_finish_stop", "openai", "a reply cut by the token cap says finish_reason 'stop' instead of 'length', streamed and not",
+      ["check_token_cap_finish_reason"], select="test_token_cap")
 fault("reject_max_completion_tokens", "openai", "max_completion_tokens is rejected with 400 (class 20)",
       ["check_max_completion_tokens_accepted"], select="test_token_cap")
 fault("ignore_stop", "openai", "stop sequences are ignored",
       ["check_stop_honoured"], select="test_stop")
+fault("stop_finish_length", "openai", "a reply cut at a stop sequence says finish_reason 'length' instead of 'stop', streamed and not",
+      ["check_stop_reported"], select="test_stop")
 fault("accept_out_of_range_temperature", "openai", "temperature outside 0..2 is accepted",
       ["check_out_of_range_rejected"], select="test_param_out_of_range and temperature")
 fault("ignore_json_schema", "openai", "response_format json_schema is ignored: free text comes back (class 19)",
@@ -119,6 +129,10 @@ fault("reject_null_assistant_content", "openai", "an assistant history message w
       ["check_history_accepted"], select="test_history_content_accepted")
 fault("reject_empty_content", "openai", "a history message with content \"\" is rejected (class 16)",
       ["check_history_accepted"], select="test_history_content_accepted")
+
+# -- semantic probes ------------------------------------------------------------------------------------
+fault("drop_image_block", "openai", "image_url content blocks are silently dropped (never reach the model, not counted in prompt_tokens)",
+      ["check_content_block_counted"], select="test_content_block_reaches_model")
 
 # -- tools (classes 1, 2, 9, 15) -------------------------------------------------------------------------
 fault("stream_tool_call_no_index", "openai", "streamed tool-call deltas carry no index (class 1)",

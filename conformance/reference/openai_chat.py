@@ -162,7 +162,7 @@ async def chat_completions(request: Request) -> Response:
 
 def resolve_model(ctx: RequestContext, body: dict[str, Any]) -> str:
     model = body.get("model")
-    if model is None and not ctx.emulated("model_required", default=True):
+    if model is None and (not ctx.emulated("model_required", default=True) or ctx.fault("model_optional")):
         model = ctx.emulated("default_model")
     if not isinstance(model, str) or not model:
         raise ApiError("invalid_messages" if "model" in body else "missing_model", "'model' is required and must be a string.", "model")
@@ -180,13 +180,14 @@ def build_prompt(ctx: RequestContext, body: dict[str, Any]) -> engine.Prompt:
     issued_ids: set[str] = set()
     last_user = ""
     last_tool_result = None
+    media: list[int] = []
     for i, message in enumerate(messages):
         if not isinstance(message, dict) or not isinstance(message.get("role"), str):
             raise ApiError("invalid_messages", f"messages[{i}] must be an object with a string 'role'.", f"messages[{i}]")
         role = message["role"]
         if role not in roles and not ctx.fault("accept_bad_role"):
             raise ApiError("unsupported_message_role", f"messages[{i}].role '{role}' is not supported.", f"messages[{i}].role")
-        text = _content_text(ctx, message, i)
+        text = _content_text(ctx, message, i, media)
         if role == "assistant":
             for call in _assistant_tool_calls(message, i):
                 issued_ids.add(call)
@@ -204,14 +205,16 @@ def build_prompt(ctx: RequestContext, body: dict[str, Any]) -> engine.Prompt:
         if role == "user":
             last_user = text
         texts.append(text)
-    prompt = engine.Prompt(texts=texts, last_user_text=last_user, last_role=messages[-1]["role"], last_tool_result=last_tool_result)
+    prompt = engine.Prompt(texts=texts, last_user_text=last_user, last_role=messages[-1]["role"], last_tool_result=last_tool_result,
+                           media_tokens=sum(media), literal=not ctx.tolerate("free_text"))
     if ctx.tolerate("verbose_model"):
         prompt.verbose_tools = VERBOSE_WORDS
     _apply_parameters(ctx, body, prompt)
     return prompt
 
 
-def _content_text(ctx: RequestContext, message: dict[str, Any], i: int) -> str:
+def _content_text(ctx: RequestContext, message: dict[str, Any], i: int, media: list[int] | None = None) -> str:
+    """The text of a message; the tokens of its other blocks are appended to ``media``."""
     content = message.get("content")
     if content is None:
         if message["role"] == "assistant":
@@ -233,6 +236,8 @@ def _content_text(ctx: RequestContext, message: dict[str, Any], i: int) -> str:
             parts.append(value)
         elif value is None:
             raise ApiError("invalid_messages", f"{where} lacks its '{BLOCK_FIELDS[block['type']]}' field.", where)
+        elif media is not None and not (ctx.fault("drop_image_block") and block["type"] == "image_url"):
+            media.append(engine.media_tokens(value))
     return "\n".join(parts)
 
 
@@ -342,7 +347,11 @@ def _apply_tools(body: dict[str, Any], prompt: engine.Prompt) -> None:
 
 
 # -- rendering ---------------------------------------------------------------------------------------
-def _finish(choice: engine.Choice) -> str:
+def _finish(choice: engine.Choice, ctx: RequestContext | None = None) -> str:
+    if ctx is not None and ctx.fault("cap_finish_stop") and choice.finish == "length":
+        return "stop"
+    if ctx is not None and ctx.fault("stop_finish_length") and choice.finish == "stop_sequence":
+        return "length"
     return "stop" if choice.finish == "stop_sequence" else choice.finish
 
 
@@ -373,7 +382,7 @@ def render_completion(ctx: RequestContext, model: str, generation: engine.Genera
             message["reasoning_content"] = choice.reasoning
         logprobs = {"content": choice.logprobs, "refusal": None} if want_logprobs else None
         index = choice.index + 1 if ctx.fault("bad_choice_index") else choice.index
-        finish = "done" if ctx.fault("bad_finish_reason") else _finish(choice)
+        finish = "done" if ctx.fault("bad_finish_reason") else _finish(choice, ctx)
         choices.append({"index": index, "message": message, "logprobs": logprobs, "finish_reason": finish})
     usage = usage_of(generation)
     if ctx.fault("bad_usage_arithmetic"):
@@ -425,7 +434,7 @@ def chunk_deltas(ctx: RequestContext, generation: engine.Generation, want_logpro
         for position, text in enumerate(texts):
             logprobs = {"content": [choice.logprobs[position]], "refusal": None} if want_logprobs and choice.logprobs else None
             entries.append({"index": choice.index, "delta": {"content": text}, "logprobs": logprobs, "finish_reason": None})
-        entries.append({"index": choice.index, "delta": {}, "logprobs": None, "finish_reason": _finish(choice)})
+        entries.append({"index": choice.index, "delta": {}, "logprobs": None, "finish_reason": _finish(choice, ctx)})
     return entries
 
 
@@ -440,6 +449,10 @@ async def _events(ctx: RequestContext, model: str, generation: engine.Generation
         created *= 1000
     separator = "\n" if ctx.fault("no_blank_lines") else "\n\n"
     entries = faulted_stream_entries(ctx, chunk_deltas(ctx, generation, want_logprobs))
+    if ctx.fault("stream_finish_differs"):
+        for entry in entries:
+            if entry["finish_reason"] == "stop":
+                entry["finish_reason"] = "length"
     if ctx.fault("stream_differs"):
         texts = [e for e in entries if e["delta"].get("content")]
         if texts:
@@ -477,6 +490,10 @@ async def _events(ctx: RequestContext, model: str, generation: engine.Generation
             yield f"data: {json.dumps(chunk)}{separator}".encode()
             break
         yield f"data: {json.dumps(chunk)}{separator}".encode()
+        if ctx.fault("usage_chunk_per_choice") and include_usage and len(finals) > 1 and entry in finals:
+            per_choice = {"id": chunk_id, "object": "chat.completion.chunk", "created": created, "model": model,
+                          "system_fingerprint": "fp_reference", "choices": [], "usage": usage}
+            yield f"data: {json.dumps(per_choice)}{separator}".encode()
         if ctx.fault("keepalive_as_data") and position == 1:
             yield f"data: {separator}".encode()
         if ctx.fault("midstream_error_unframed") and position == 2:
@@ -484,7 +501,9 @@ async def _events(ctx: RequestContext, model: str, generation: engine.Generation
             yield f"{json.dumps(error)}\n\n".encode()
             return
     else:
-        if include_usage and not ctx.fault("ignore_include_usage") and not usage_everywhere:
+        if ctx.fault("usage_chunk_per_choice") and include_usage and len(finals) > 1:
+            pass  # sent after each choice ended instead
+        elif include_usage and not ctx.fault("ignore_include_usage") and not usage_everywhere:
             final = {"id": chunk_id, "object": "chat.completion.chunk", "created": created, "model": model,
                      "system_fingerprint": "fp_reference", "choices": [], "usage": usage}
             yield f"data: {json.dumps(final)}{separator}".encode()

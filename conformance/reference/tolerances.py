@@ -183,3 +183,7 @@ tolerance("anthropic_unknown_event", "anthropic", "an event type the client does
 tolerance("verbose_model", "both", "a verbose model: ~200 tokens of notes in every tool call's arguments (a small token budget cuts the call: finish_reason length / stop_reason max_tokens)",
           "a reply cut by the token limit is legal; what it leaves incomplete is inconclusive, never a FAIL",
           select="tool_call or tool_use or tool_round_trip")
+tolerance("free_text", "both", "a model that follows no instruction: 'Reply with exactly: X' gets free text like any other prompt",
+          "what a model writes is its own choice; a semantic probe decides from what the exchange proves (a stop sequence taken "
+          "from a control reply, the usage counts), never from the model repeating a magic phrase",
+          select="test_stop or reply_stop_sequence or matches or token_cap or tool_choice")

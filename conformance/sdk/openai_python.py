@@ -154,6 +154,10 @@ def replay_chat_stream(exchange: Exchange) -> list[Outcome]:
         with _client(exchange, data) as client:
             with client.chat.completions.stream(model=_model(request), messages=MESSAGES) as stream:
                 final = stream.get_final_completion()
+    except openai.LengthFinishReasonError as exc:
+        # by design: the helper's final parse raises whenever a choice ended with finish_reason "length"
+        # (openai/lib/_parsing/_completions.py), a correct stream cut by the token cap; it carries the completion
+        final = exc.completion
     except openai.APIError as exc:
         out += _judge_error(exc, exchange.status or 0, pointer, STREAM_HELPER)
         return out

@@ -3,6 +3,7 @@
 import pytest
 
 from conformance.checks.common import check_success_status
+from conformance.checks.probes import check_content_block_counted, counts_prompt
 from conformance.suites.anthropic_support import HELLO, WEATHER_TOOL, body, check_error, check_reply, png_base64, send
 
 pytestmark = pytest.mark.conformance(protocol="anthropic", feature="content_blocks")
@@ -71,3 +72,29 @@ def test_content_document(case):
         case.unsupported(f"the target refused the document block with {exchange.status}")
     case.check(check_success_status, exchange)
     check_reply(case, exchange, max_tokens=64)
+
+
+REACHES = {
+    "image": ("vision", {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": png_base64()}}),
+    "document": (None, {"type": "document", "source": {"type": "text", "media_type": "text/plain", "data": "The river is long."}}),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(REACHES))
+def test_content_block_reaches_model(case, kind):
+    """a {kind} block reaches the model: the prompt counts more input tokens with it than without it"""
+    capability, block = REACHES[kind]
+    if capability:
+        case.model = case.model_for(capability)
+    if kind in (case.rule("content_blocks", "unsupported", default=[]) or []):
+        case.skip(f"profile {case.profile.name} documents the {kind} block as unsupported")
+    question = {"type": "text", "text": "Describe this input in one short sentence."}
+    feature = f"content.block.{kind}"
+    with_block = send(case, body(case, [block, question]))
+    case.refused(with_block, feature, what=f"the {kind} content block")
+    check_reply(case, with_block, max_tokens=64)
+    without_block = send(case, body(case, [question]))
+    check_reply(case, without_block, max_tokens=64)
+    if not (counts_prompt(with_block) and counts_prompt(without_block)):
+        case.inconclusive("the replies carry no usage.input_tokens to compare")
+    case.check(check_content_block_counted, with_block, without_block, kind, case.feature_requirement(feature) == "required")

@@ -49,3 +49,16 @@ def test_error_row(case, scenario):
     if scenario in ("missing_api_key", "invalid_api_key"):
         case.require_auth()
     check_error(case, provoke(case, scenario), scenario, row)
+
+
+REQUIRED_FIELDS = ["model", "messages"]  # max_tokens: test_error_row[missing_max_tokens]
+
+
+@pytest.mark.parametrize("field", REQUIRED_FIELDS)
+def test_required_field_missing(case, field):
+    """a request without {field} is rejected with the documented error"""
+    row = case.rule("errors", "invalid_messages")
+    if not row:
+        case.skip(f"profile {case.profile.name} documents no error row for a malformed request")
+    request = {k: v for k, v in body(case).items() if k != field}
+    check_error(case, send(case, request), "invalid_messages", row)

@@ -2,8 +2,10 @@
 
 import pytest
 
-from conformance.checks.anthropic import check_anthropic_stop_sequence
-from conformance.suites.anthropic_support import HELLO, STORY, body, check_reply, send
+from conformance.checks.anthropic import reply_text
+from conformance.checks.probes import check_stop_reported
+from conformance.suites.anthropic_support import HELLO, STORY, body, check_reply, check_stream, send
+from conformance.suites.probe_support import stop_sequences_from
 
 pytestmark = pytest.mark.conformance(protocol="anthropic", feature="basic")
 
@@ -41,11 +43,30 @@ def test_reply_stop_reason_max_tokens(case):
         case.inconclusive("the model finished within 5 tokens, so the cap was never hit")
 
 
+def _stop_sequence_probe(case, stream=False):
+    """A control request without stop_sequences, then the probe with a stop sequence taken from the
+    control's own reply: a reply that still holds it proves stop_sequences was ignored (judge()'s
+    stop-sequence rule, which also checks stop_reason and stop_sequence). Inconclusive only when
+    the control gives nothing usable."""
+    request = body(case, STORY, max_tokens=128)
+    control = send(case, request)
+    message = check_reply(case, control, max_tokens=128)
+    stops = stop_sequences_from(reply_text(message))
+    if not stops:
+        case.inconclusive("the control reply (without stop_sequences) holds no word to use as a stop sequence")
+    probe = {**request, "stop_sequences": stops, **({"stream": True} if stream else {})}
+    exchange = send(case, probe)
+    reply = check_stream(case, exchange, max_tokens=128) if stream else check_reply(case, exchange, max_tokens=128)
+    if isinstance(reply, dict):
+        pointer = f"/exchanges/{exchange.index}/response/events" if stream else exchange.ptr("/stop_reason")
+        case.check(check_stop_reported, reply_text(reply), reply.get("stop_reason"), "stop_sequence", reply_text(message), stops, pointer)
+
+
 def test_reply_stop_sequence(case):
-    """a matched stop sequence ends the reply: stop_reason stop_sequence, and stop_sequence names it"""
-    request = body(case, "Reply with exactly: one two three STOP four five", stop_sequences=["STOP"])
-    exchange = send(case, request)
-    message = check_reply(case, exchange, max_tokens=64)
-    case.check(check_anthropic_stop_sequence, message, exchange.ptr(), ["STOP"])
-    if message.get("stop_reason") != "stop_sequence":
-        case.inconclusive("the model did not produce the stop sequence, so it could not be matched")
+    """a stop sequence taken from a control reply ends the reply: stop_reason stop_sequence, and stop_sequence names it"""
+    _stop_sequence_probe(case)
+
+
+def test_reply_stop_sequence_stream(case):
+    """a stop sequence taken from a control reply ends the streamed reply before the sequence"""
+    _stop_sequence_probe(case, stream=True)

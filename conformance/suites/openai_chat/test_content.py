@@ -5,7 +5,8 @@ the one the user configures (--image-url), never a guess."""
 import pytest
 
 from conformance import media
-from conformance.suites.openai_support import check_reply_or_unsupported, chat_body, send
+from conformance.checks.probes import check_content_block_counted, counts_prompt
+from conformance.suites.openai_support import check_reply, check_reply_or_unsupported, chat_body, send
 
 pytestmark = pytest.mark.conformance(protocol="openai", feature="content")
 
@@ -64,3 +65,26 @@ def test_content_video_url(case):
     if not url:
         case.skip("no video URL configured: the suite never fetches media from the internet and has no video URL to offer")
     check_reply_or_unsupported(case, _ask(case, {"type": "video_url", "video_url": {"url": url}}), "video by URL", feature="content.block.video_url")
+
+
+# block type -> the BLOCKS entry sent to show it reaches the model
+REACHES = {"image_url": "image_data_url", "input_audio": "input_audio_wav", "video": "video_frames", "file": "file_pdf"}
+
+
+@pytest.mark.parametrize("kind", list(REACHES))
+def test_content_block_reaches_model(case, kind):
+    """a {kind} block reaches the model: the prompt counts more tokens with it than without it"""
+    capability, block = BLOCKS[REACHES[kind]]
+    if capability:
+        case.model = case.model_for(capability)
+    question = "Describe this input in one short sentence."
+    feature = f"content.block.{kind}"
+    with_block = _ask(case, block, question)
+    check_reply_or_unsupported(case, with_block, f"content block {kind}", feature=feature)
+    body = chat_body(case)
+    body["messages"] = [{"role": "user", "content": [{"type": "text", "text": question}]}]
+    without_block = send(case, body)
+    check_reply(case, without_block)
+    if not (counts_prompt(with_block) and counts_prompt(without_block)):
+        case.inconclusive("the replies carry no usage.prompt_tokens to compare")
+    case.check(check_content_block_counted, with_block, without_block, kind, case.feature_requirement(feature) == "required")

@@ -66,3 +66,25 @@ def test_error_row(case, scenario):
     if exchange.status and exchange.status >= 400:
         case.check(check_json_content_type, exchange)
     case.check(check_error_row, exchange, scenario, row, f"{case.profile.name}:errors.{scenario}")
+
+
+REQUIRED_FIELDS = ["model", "messages"]
+
+
+@pytest.mark.parametrize("field", REQUIRED_FIELDS)
+def test_required_field_missing(case, field):
+    """a request without {field} is rejected with the documented error"""
+    if field == "model" and not case.rule("model_required", default=True):
+        case.skip(f"profile {case.profile.name} documents model as optional (test_default_model_when_omitted)")
+    structure = case.rule("errors", "invalid_messages") or {"status": 400, "type": "invalid_request_error"}
+    if field == "messages":
+        scenario, row = "invalid_messages", structure
+    else:  # the profile's own row, else the status and type of its request-structure row (its code names another field)
+        scenario = "missing_model"
+        row = case.rule("errors", "missing_model") or {"status": structure["status"], "type": structure.get("type", ""),
+                                                        "source": structure.get("source", "")}
+    body = {k: v for k, v in chat_body(case).items() if k != field}
+    exchange = case.post(chat_path(case), body)
+    case.check(check_error_status, exchange, int(row["status"]))
+    case.check(check_error_shape, exchange, case.schemas, case.strictness)
+    case.check(check_error_row, exchange, scenario, row, f"{case.profile.name}:errors.{scenario}")

@@ -10,11 +10,13 @@ from conformance.checks.openai_params import (
     check_json_reply,
     check_max_completion_tokens_accepted,
     check_out_of_range_rejected,
-    check_stop_honoured,
     check_stream_n_choices,
+    check_token_cap_finish_reason,
     check_token_cap_honoured,
 )
-from conformance.checks.openai_stream import streamed_text
+from conformance.checks.openai_stream import choice_entries, streamed_text
+from conformance.checks.probes import check_stop_reported
+from conformance.suites.probe_support import stop_sequences_from
 from conformance.suites.openai_support import chat_body, check_reply, check_reply_or_unsupported, check_stream, refused_cleanly, send
 
 pytestmark = pytest.mark.conformance(protocol="openai", feature="parameters")
@@ -128,8 +130,27 @@ def test_token_cap(case, name):
         case.require(case.check(check_max_completion_tokens_accepted, exchange))
     else:
         refused_cleanly(case, exchange, "max_tokens")
-    check_reply(case, exchange)
+    body = check_reply(case, exchange)
     case.check(check_token_cap_honoured, exchange, 5, param)
+    _judge_cap_finish(case, exchange, [c.get("finish_reason") for c in body.get("choices") or [] if isinstance(c, dict)], param)
+
+
+def _judge_cap_finish(case, exchange, finishes, param):
+    """The story cannot be told in 5 tokens: a reply that filled the cap must say length."""
+    if case.check(check_token_cap_finish_reason, exchange, 5, param):
+        return
+    if finishes and all(f != "length" for f in finishes):
+        case.inconclusive("the model finished within 5 tokens, so the cap was never reached")
+
+
+def test_token_cap_stream(case):
+    """max_completion_tokens caps a streamed reply, which then says finish_reason: length"""
+    body = chat_body(case, STORY, max_completion_tokens=5, stream=True, stream_options={"include_usage": True})
+    exchange = send(case, body)
+    case.require(case.check(check_max_completion_tokens_accepted, exchange))
+    check_stream(case, exchange)
+    finishes = [c.get("finish_reason") for _, _, c in choice_entries(exchange) if c.get("finish_reason") is not None]
+    _judge_cap_finish(case, exchange, finishes, "max_completion_tokens")
 
 
 def test_n_choices(case):
@@ -140,6 +161,14 @@ def test_n_choices(case):
     case.check(check_choice_indexes, exchange, 2)
 
 
+def test_n_choices_stream_include_usage(case):
+    """n: 2 in a stream with include_usage gives two choices and exactly one usage chunk, after every choice ended"""
+    exchange = send(case, chat_body(case, n=2, stream=True, stream_options={"include_usage": True}))
+    refused_cleanly(case, exchange, "n=2 (stream)")
+    check_stream(case, exchange)  # judge(): n choices, one final usage chunk with choices: [], its arithmetic
+    case.check(check_stream_n_choices, exchange, 2)
+
+
 def test_n_choices_stream(case):
     """n: 2 in a stream gives two choices"""
     exchange = send(case, chat_body(case, n=2, stream=True))
@@ -148,30 +177,46 @@ def test_n_choices_stream(case):
     case.check(check_stream_n_choices, exchange, 2)
 
 
-STOP_PROBE = "Reply with exactly: one two three four five"
-STOPS = {"string": "three", "array": ["three", "four"]}
+STOP_FORMS = {"string": 1, "array": 2}
 
 
-@pytest.mark.parametrize("form", list(STOPS))
+def _stop_probe(case, form, stream=False):
+    """A control request without stop, then the probe with a stop sequence taken from the control's
+    own reply: whatever the model writes, a reply that still holds the sequence proves stop was
+    ignored (judge()'s stop rule). Inconclusive only when the control gives nothing usable."""
+    body = chat_body(case, STORY)
+    control = send(case, body)
+    refused_cleanly(case, control, "the stop-sequence control request")
+    check_reply(case, control)
+    texts = [(c.get("message") or {}).get("content") or "" for c in control.body.get("choices") or [] if isinstance(c, dict)]
+    stops = stop_sequences_from(texts[0] if texts else "", STOP_FORMS[form])
+    if len(stops) < STOP_FORMS[form]:
+        case.inconclusive("the control reply (without stop) holds no word to use as a stop sequence")
+    stop = stops[0] if form == "string" else stops
+    exchange = send(case, {**body, "stop": stop, **({"stream": True} if stream else {})})
+    refused_cleanly(case, exchange, f"stop ({form}{', stream' if stream else ''})", feature="stop")
+    if stream:
+        check_stream(case, exchange)
+        text = streamed_text(exchange).get(0, "")
+        finishes = [(c.get("finish_reason"), exchange.event_ptr(p, f"/choices/{k}/finish_reason"))
+                    for p, k, c in choice_entries(exchange) if c.get("finish_reason") is not None]
+        reason, pointer = finishes[-1] if finishes else (None, f"/exchanges/{exchange.index}/response/events")
+    else:
+        choices = check_reply(case, exchange).get("choices") or [{}]
+        first = choices[0] if isinstance(choices[0], dict) else {}
+        text, reason, pointer = (first.get("message") or {}).get("content") or "", first.get("finish_reason"), exchange.ptr("/choices/0/finish_reason")
+    case.check(check_stop_reported, text, reason, "stop", texts[0], stops, pointer)
+
+
+@pytest.mark.parametrize("form", list(STOP_FORMS))
 def test_stop(case, form):
-    """stop given as a {form} ends the reply before the sequence"""
-    stop = STOPS[form]
-    stops = [stop] if isinstance(stop, str) else stop
-    exchange = send(case, chat_body(case, STOP_PROBE, stop=stop))
-    check_reply(case, exchange)
-    if not case.check(check_stop_honoured, exchange, stops):
-        control = send(case, chat_body(case, STOP_PROBE))
-        check_reply(case, control)
-        texts = [(c.get("message") or {}).get("content") or "" for c in control.body["choices"]]
-        if not any(s in t for s in stops for t in texts):
-            case.inconclusive("the model does not write the stop sequence even without stop, so stop cannot be proven")
+    """stop given as a {form}, taken from a control reply, ends the reply before the sequence"""
+    _stop_probe(case, form)
 
 
 def test_stop_stream(case):
-    """stop in a stream ends the streamed reply before the sequence"""
-    exchange = send(case, chat_body(case, STOP_PROBE, stop="three", stream=True))
-    check_stream(case, exchange)
-    case.check(check_stop_honoured, exchange, ["three"], streamed_text(exchange))
+    """stop taken from a control reply ends the streamed reply before the sequence"""
+    _stop_probe(case, "string", stream=True)
 
 
 JSON_SCHEMA = {
