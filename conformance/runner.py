@@ -241,4 +241,8 @@ def combine(per_target: Sequence[Mapping[str, Any]], started_wall: float, durati
         combined["strictness"] = first["strictness"]
     if coverage:
         combined["coverage"] = coverage
+    if any("spend" in results for results in per_target):  # budgets are per target: each target's own file shows its own
+        from conformance.spend import run_spend
+
+        combined["spend"] = run_spend(cases, None, any("cost" in (results.get("spend") or {}) for results in per_target))
     return combined
