@@ -205,6 +205,10 @@ def run_many(run: Any, args: argparse.Namespace, pytest_args: Sequence[str]) -> 
 
     for name, results in zip(names, per_target):
         print(f"{name}: {summary_line(results['summary'])}")
+    if combined.get("spend"):
+        from conformance.spend import spend_line
+
+        print(f"spent, all targets: {spend_line(combined['spend'])}")
     for line in baseline_lines(combined.get("baseline")):
         print(line)
     for path in written:
