@@ -105,24 +105,25 @@ class Gate:
         concurrency slot. Raises :class:`BudgetSpent` when the try would go past the budget."""
         limits = self.limits
         cap = output_cap(body) if limits.max_output_tokens is not None else 0
+        refusal = None
         with self.ledger.state() as state:
+            committed = state["output_tokens"] + state["reserved_output"]
             if limits.max_requests is not None and state["requests"] + 1 > limits.max_requests:
+                refusal = f"budget: the run's {limits.max_requests} requests are spent"
+            elif limits.max_output_tokens is not None and committed + cap > limits.max_output_tokens:
+                refusal = (f"budget: this request may use {cap} output tokens; {max(0, limits.max_output_tokens - committed)} of "
+                           f"the run's {limits.max_output_tokens} remain")
+            if refusal is not None:
                 state["refused"] += 1
-                raise BudgetSpent(f"budget: the run's {limits.max_requests} requests are spent")
-            if limits.max_output_tokens is not None:
-                committed = state["output_tokens"] + state["reserved_output"]
-                if committed + cap > limits.max_output_tokens:
-                    state["refused"] += 1
-                    raise BudgetSpent(
-                        f"budget: this request may use {cap} output tokens; {max(0, limits.max_output_tokens - committed)} of "
-                        f"the run's {limits.max_output_tokens} remain"
-                    )
-            state["requests"] += 1
-            state["reserved_output"] += cap
-            at = time.time()
-            if limits.rate_limit:
-                at = max(at, float(state["next_slot"]))
-                state["next_slot"] = at + 1.0 / limits.rate_limit
+            else:
+                state["requests"] += 1
+                state["reserved_output"] += cap
+                at = time.time()
+                if limits.rate_limit:
+                    at = max(at, float(state["next_slot"]))
+                    state["next_slot"] = at + 1.0 / limits.rate_limit
+        if refusal is not None:
+            raise BudgetSpent(refusal)
         wait = at - time.time()
         if wait > 0:
             time.sleep(wait)

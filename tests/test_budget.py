@@ -190,6 +190,21 @@ def test_a_retry_the_budget_does_not_allow_is_not_sent(tmp_path):
     assert len(srv.counter.seen) == 1
 
 
+def test_retries_count_against_the_request_budget_counted_at_the_server(tmp_path):
+    settings = ServerSettings(api_keys=frozenset({KEY}), retry_after="0.2")
+    with CountingServer(settings) as srv:
+        proc = cli("run", *against(srv, "-k", "test_basic", "--max-requests", "4", "--report-dir", str(tmp_path)))
+        sent = srv.counter.seen
+    assert sent[0][1:] == ("GET", "/v1/models") and len(sent) == 1 + 1 + 4  # the preflight and its retry, then the budget
+    results = load_results(tmp_path / "results.json")
+    assert [c["verdict"] for c in results["cases"]] == ["PASS", "PASS"] and results["spend"]["requests"] == 4, proc.stdout[-2000:]
+    proc = cli("run", *against(srv := CountingServer(settings).start(), "-k", "test_basic", "--max-requests", "3", "--report-dir", str(tmp_path / "r")))
+    srv.stop()
+    assert len(srv.counter.seen) == 2 + 3
+    verdicts = sorted((c["verdict"], c["reason"]) for c in load_results(tmp_path / "r" / "results.json")["cases"])
+    assert verdicts[0][0] == "ERROR" and "not retried: budget" in verdicts[0][1] and verdicts[1][0] == "PASS", verdicts
+
+
 # -- pacing -------------------------------------------------------------------------------------------
 def test_the_rate_limit_holds_across_four_workers_measured_at_the_server(server, tmp_path):
     rate = 8.0

@@ -86,7 +86,11 @@ def open_ledger(config: pytest.Config) -> None:
 
     from conformance.budget import LEDGER_ENV
 
-    if hasattr(config, "workerinput") or not run_config(config).targets[0].spend_limits.active:
+    from conformance.target import RUN_CONFIG_ENV
+
+    if hasattr(config, "workerinput") or not os.environ.get(RUN_CONFIG_ENV):  # budgets come from `conformance run`
+        return
+    if not run_config(config).targets[0].spend_limits.active:
         return
     config._conformance_ledger = (os.environ.get(LEDGER_ENV), tempfile.mkdtemp(prefix="conformance-ledger-"))  # type: ignore[attr-defined]
     os.environ[LEDGER_ENV] = config._conformance_ledger[1]  # type: ignore[attr-defined]
