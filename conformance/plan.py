@@ -59,8 +59,9 @@ class _Collector:
 def command_plan(args: argparse.Namespace) -> int:
     from conformance.cli import resolve_run
 
-    if getattr(args, "fault", None):
-        raise ConfigError("--fault does not apply to plan: the plan is made against the clean reference server")
+    for option in ("fault", "tolerance"):
+        if getattr(args, option, None):
+            raise ConfigError(f"--{option} does not apply to plan: the plan is made against the plain reference server")
     with tempfile.TemporaryDirectory(prefix="conformance-plan-") as tmp:
         args.report_dir = str(Path(tmp) / "reports")  # the plan writes no report
         run = resolve_run(args)
@@ -84,7 +85,8 @@ def plan_target(target: Any, args: argparse.Namespace, tmp: Path) -> dict[str, A
     from conformance.transport import Limits
 
     profiles = list(target.profiles) or list(DEFAULT_PROFILES if target.embedded else EXTERNAL_PROFILES)
-    stub = Target(name=target.name, profiles=profiles, image_url=target.image_url, limits=Limits())
+    # the target's settings that shape what a case sends (profiles, token caps, image URL); never its URL, key or headers
+    stub = Target(name=target.name, profiles=profiles, image_url=target.image_url, limits=Limits(), budgets=dict(target.budgets))
     config_file = tmp / f"plan-{len(list(tmp.glob('plan-*.json')))}.json"
     config_file.write_text(RunConfig(targets=[stub], report_dir=str(tmp / "reports")).to_json())
     quiet = argparse.Namespace(**{**vars(args), "workers": None, "exitfirst": False, "alluredir": None, "quiet": True, "verbose": False})

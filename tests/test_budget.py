@@ -123,6 +123,16 @@ def test_plan_prints_a_table_with_the_estimated_cost_and_the_budget(tmp_path):
     assert total["cost"] == pytest.approx((total["input_tokens"] * 2.5 + total["max_output_tokens"] * 10) / 1e6, abs=1e-6)
 
 
+def test_plan_follows_the_per_case_token_caps(tmp_path):
+    def total(*extra):
+        proc = cli("plan", "-k", "test_basic", "--json", *extra, cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        return json.loads(proc.stdout)["targets"][0]["total"]
+
+    assert total()["max_output_tokens"] > 200
+    assert total("--max-tokens", "100") == {**total(), "max_output_tokens": 200}  # two cases, each capped at 100
+
+
 def test_plan_refuses_what_it_cannot_plan(tmp_path):
     proc = cli("plan", "-k", "no_case_is_called_this", cwd=tmp_path)
     assert proc.returncode == 2 and "no case matched" in proc.stderr and "Traceback" not in proc.stderr
