@@ -339,3 +339,10 @@ def test_spend_reaches_results_json_markdown_and_html_with_the_cost(server, tmp_
     for text in (md, html):
         assert "Spend" in text and f"{spend['output_tokens']:,}" in text and "50 requests" in text
     assert f"{spend['cost']:.4f}" in md
+
+
+def test_the_node_client_lane_is_not_run_under_a_budget_it_cannot_meter(tmp_path):
+    proc = cli("run", "--clients", "node", "-k", "node_clients", "--max-requests", "5", "--report-dir", str(tmp_path))
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    cases = load_results(tmp_path / "results.json")["cases"]
+    assert cases and all(c["verdict"] == "SKIP" and c["reason"].startswith("budget: the Node clients") for c in cases)
