@@ -17,12 +17,17 @@ import io
 import json
 import os
 import tempfile
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from conformance.errors import EXIT_OK, ConfigError
-from conformance.spend import ESTIMATE_NOTE, cost_of, estimate_input_tokens, exchange_attempts, output_cap
+from conformance.spend import (
+    ESTIMATE_NOTE,
+    cost_of,
+    estimate_input_tokens,
+    exchange_attempts,
+    output_cap,
+)
 
 FIELDS = ("cases", "requests", "streams", "max_output_tokens", "input_tokens")
 PREFLIGHT_REQUESTS = 1  # `conformance run` checks a real target with one GET /models before the cases
@@ -169,11 +174,11 @@ def summarise(target: Any, cases: list[dict[str, Any]], capabilities: dict[str, 
 
 def notes() -> list[str]:
     return [
-        "requests: counted by running the selected cases against the embedded reference server; a case sends "
-        "any target the same requests when its answers are conformant. Retries of 429/5xx answers add to it; "
-        "a case that stops early on a failure sends fewer",
-        "max output tokens: the sum of the requests' caps (max_tokens / max_completion_tokens, times n); "
-        "what a reply really uses is at most that",
+        ("requests: counted by running the selected cases against the embedded reference server; a case sends "
+         "any target the same requests when its answers are conformant. Retries of 429/5xx answers add to it; "
+         "a case that stops early on a failure sends fewer"),
+        ("max output tokens: the sum of the requests' caps (max_tokens / max_completion_tokens, times n); "
+         "what a reply really uses is at most that"),
         ESTIMATE_NOTE,
         "cost: at [prices] (per million tokens), an upper bound: the estimated input tokens and every reply at its cap",
     ]

@@ -58,11 +58,9 @@ def estimate_input_tokens(body: Any) -> int:
                 media += 1
                 return
             for key, item in value.items():
-                if key in ("text", "content", "arguments", "input", "thinking"):
-                    walk(item)
-                elif key == "tool_calls":
-                    walk(item)
-                elif key == "function" and isinstance(item, dict):
+                if key in ("arguments", "input") and not isinstance(item, str):
+                    chars += len(json.dumps(item, ensure_ascii=False))  # a tool call's input object, as sent
+                elif key in ("text", "content", "arguments", "input", "thinking", "tool_calls", "function"):
                     walk(item)
 
     walk(body.get("messages"))

@@ -17,7 +17,13 @@ from conformance.budget import BudgetSpent, Gate, Ledger, SpendLimits
 from conformance.reference.app import ServerSettings, build_app
 from conformance.reference.server import EmbeddedServer
 from conformance.report import load_results, render_html, render_markdown
-from conformance.spend import case_spend, estimate_input_tokens, output_cap, run_spend, usage_from
+from conformance.spend import (
+    case_spend,
+    estimate_input_tokens,
+    output_cap,
+    run_spend,
+    usage_from,
+)
 
 KEY = "sk-budget-test-0123456789abcdef"
 MODEL = "deepseek/deepseek-v4-pro"  # the reference's default OpenAI model for crossmodel-openai
