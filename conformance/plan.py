@@ -125,7 +125,7 @@ def summarise(target: Any, cases: list[dict[str, Any]], capabilities: dict[str, 
     for case in cases:
         key = (case["protocol"], case["feature"])
         row = rows.setdefault(key, {"protocol": key[0], "feature": key[1], **{field: 0 for field in FIELDS}})
-        model = None if target.embedded else target.model_for(capabilities.get(case["id"]))
+        model = None if target.embedded else target.model_for(capabilities.get(case["id"]), case["protocol"])
         counted = {field: 0 for field in FIELDS}
         skipped = case["verdict"] == "SKIP"
         counted["cases"] = 0 if skipped else 1

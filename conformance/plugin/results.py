@@ -110,7 +110,7 @@ def terminal_summary(terminalreporter, config: pytest.Config) -> None:
         f"{s['total']} cases: {s['passed']} PASS, {s['failed']} FAIL, {s['warned']} WARN, "
         f"{s['unsupported']} UNSUPPORTED, {s['skipped']} SKIP, {s['errors']} ERROR"
     )
-    if results.get("spend"):
+    if results.get("spend") and not quiet:  # -q: the totals and the failing rules only
         from conformance.spend import spend_line
 
         write(f"spent: {spend_line(results['spend'])}")
