@@ -352,3 +352,12 @@ def test_the_node_client_lane_is_not_run_under_a_budget_it_cannot_meter(tmp_path
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     cases = load_results(tmp_path / "results.json")["cases"]
     assert cases and all(c["verdict"] == "SKIP" and c["reason"].startswith("budget: the Node clients") for c in cases)
+
+
+def test_the_sdk_client_lane_is_held_to_the_budget_counted_at_the_server(server, tmp_path):
+    proc = cli("run", *against(server, "-m", "client_lane", "-k", "openai", "--max-requests", "2", "--rate-limit", "20", "--report-dir", str(tmp_path)))
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert len(server.counter.cases_requests()) == 2
+    cases = load_results(tmp_path / "results.json")["cases"]
+    assert any(c["verdict"] == "SKIP" and c["reason"].startswith("budget") for c in cases)
+    assert sum(c["spend"]["requests"] for c in cases) == 2
