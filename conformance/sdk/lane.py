@@ -55,7 +55,7 @@ def _recording_client(case: Any, client: str) -> Any:
 
 def _admit(case: Any, request: Any) -> Any:
     """A place for this try in the run's budget and pacing; the case is SKIP (budget) past the budget."""
-    gate = getattr(case.session, "gate", None)
+    gate = getattr(getattr(case, "session", None), "gate", None)
     if gate is None:
         return None
     import json
