@@ -233,7 +233,7 @@ def test_the_rate_limit_holds_across_four_workers_measured_at_the_server(server,
     busiest = max(sum(1 for t in times if start <= t < start + 1.0) for start in times)
     assert busiest <= rate * 1.25 + 1, busiest
     overall = (len(times) - 1) / (times[-1] - times[0])
-    assert rate * 0.25 <= overall <= rate * 1.1, overall  # paced (without the limit this selection runs at ~27/s)
+    assert overall <= rate * 1.1, overall  # (without the limit, 27 of these requests arrive within one second)
 
 
 def test_the_concurrency_cap_holds_across_workers(server, tmp_path):
