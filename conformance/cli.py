@@ -36,6 +36,7 @@ from conformance.target import (
     parse_header,
     profile_list,
     profile_names,
+    spend_settings_from,
     validate_table,
 )
 
@@ -114,6 +115,7 @@ def build_parser() -> Parser:
     run.add_argument("--baseline", metavar="FILE", help="known deviations (TOML [[known]] entries): only failures outside it fail the run")
     run.add_argument("--force", action="store_true", help="run even when the target's GET /models answers broken or not like an LLM API")
     run.add_argument("--clients", action="append", default=[], metavar="LANE", help="also make live calls through real clients: node (see 'conformance clients')")
+    _add_spend_options(run)
 
     serve = sub.add_parser("serve", help="run the reference server alone")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
@@ -157,12 +159,63 @@ def _add_check_command(sub: Any) -> None:
 
 def _add_optional_commands(sub: Any) -> None:
     """Commands contributed by other modules (reports, profiles, proxy, bench, clients)."""
-    for module_name in ("conformance.report.cli", "conformance.profiles_cli", "conformance.proxy.cli", "conformance.bench", "conformance.clients.cli"):
+    for module_name in ("conformance.report.cli", "conformance.profiles_cli", "conformance.proxy.cli", "conformance.bench", "conformance.clients.cli", "conformance.plan"):
         try:
             module = __import__(module_name, fromlist=["register"])
         except ImportError:
             continue
         module.register(sub)
+
+
+def bounded_int(minimum: int, maximum: int | None = None):
+    """argparse type: an integer from ``minimum`` (to ``maximum``)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = minimum - 1
+        if value < minimum or (maximum is not None and value > maximum):
+            span = f"from {minimum} to {maximum}" if maximum is not None else f">= {minimum}"
+            raise argparse.ArgumentTypeError(f"must be an integer {span}, not {text!r}")
+        return value
+    return parse
+
+
+def rate(text: str) -> float:
+    """argparse type: a positive, finite number of requests per second."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number of requests per second (e.g. 2 or 0.5), not {text!r}")
+    return value
+
+
+def wait_seconds(text: str) -> float:
+    """argparse type: a finite number of seconds >= 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds >= 0, not {text!r}")
+    return value
+
+
+def _add_spend_options(parser: argparse.ArgumentParser) -> None:
+    """Budget, pacing and retries for a paid, rate-limited API (conformance.budget; config keys of the same names)."""
+    group = parser.add_argument_group("a paid API (budget, pacing, retries; see README 'Running against a paid API')")
+    group.add_argument("--max-requests", type=bounded_int(1), metavar="N", help="send at most N requests in the run, retries included; cases past it are SKIP (budget)")
+    group.add_argument("--max-output-tokens", type=bounded_int(1), metavar="N", help="requests may ask for at most N output tokens in all (their caps, then their actual usage)")
+    group.add_argument("--rate-limit", type=rate, metavar="R", help="send at most R requests per second, across every -n worker")
+    group.add_argument("--concurrency", type=bounded_int(1), metavar="N", help="at most N requests in flight at once, across every -n worker")
+    group.add_argument("--retries", type=bounded_int(0, 20), metavar="N", help="retry a 429/5xx answer up to N times (default 2), honouring Retry-After")
+    group.add_argument("--max-retry-wait", type=wait_seconds, metavar="S", help="wait at most S seconds in all between the tries of one request (default 30); then ERROR")
+
+
+def _spend_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    return {key: getattr(args, key, None) for key in ("max_requests", "max_output_tokens", "rate_limit", "concurrency", "retries", "max_retry_wait")}
 
 
 # -- run ---------------------------------------------------------------------------------------------
@@ -239,6 +292,7 @@ def _target_from(scope: dict[str, Any], args: argparse.Namespace, i: int, count:
     if target.embedded:  # the embedded server's models come from its profiles: auto-first is what it does anyway
         target.model = None if target.model == AUTO_FIRST else target.model
         target.models = {k: v for k, v in target.models.items() if v != AUTO_FIRST}
+    target.spend_limits, target.limits, target.prices = spend_settings_from(scope, _spend_overrides(args), target.limits)
     return target
 
 

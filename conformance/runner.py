@@ -205,6 +205,10 @@ def run_many(run: Any, args: argparse.Namespace, pytest_args: Sequence[str]) -> 
 
     for name, results in zip(names, per_target):
         print(f"{name}: {summary_line(results['summary'])}")
+    if combined.get("spend"):
+        from conformance.spend import spend_line
+
+        print(f"spent, all targets: {spend_line(combined['spend'])}")
     for line in baseline_lines(combined.get("baseline")):
         print(line)
     for path in written:
@@ -241,4 +245,8 @@ def combine(per_target: Sequence[Mapping[str, Any]], started_wall: float, durati
         combined["strictness"] = first["strictness"]
     if coverage:
         combined["coverage"] = coverage
+    if any("spend" in results for results in per_target):  # budgets are per target: each target's own file shows its own
+        from conformance.spend import run_spend
+
+        combined["spend"] = run_spend(cases, None, any("cost" in (results.get("spend") or {}) for results in per_target))
     return combined

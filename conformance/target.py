@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from conformance.budget import SpendLimits
 from conformance.errors import ConfigError
 from conformance.findings import Strictness
 from conformance.retry import RETRY_STATUSES, RetryPolicy
@@ -49,6 +50,11 @@ TIMEOUT_KEYS = {"connect", "read", "total"}
 DEFAULT_BUDGETS = {"default": 256, "tools": 1024, "reasoning": 2048}
 BUDGET_KEYS = {"max_tokens"} | {f"max_tokens_{c}" for c in CAPABILITIES}
 LIMIT_KEYS = BUDGET_KEYS | set(SIZE_LIMIT_KEYS)  # one [limits] table: token budgets and memory bounds
+# a paid API: budget, pacing, retries and prices (conformance.budget, conformance.spend)
+SPEND_KEYS = {"max_requests", "max_output_tokens", "rate_limit", "concurrency", "retries", "prices"}
+RETRY_KEYS = {"count", "max_wait"}
+TARGET_KEYS |= SPEND_KEYS
+RUN_KEYS |= SPEND_KEYS
 
 
 @dataclass
@@ -64,6 +70,8 @@ class Target:
     limits: Limits = field(default_factory=Limits)
     budgets: dict[str, int] = field(default_factory=dict)  # token budget per case kind ("default", capability): see DEFAULT_BUDGETS
     auth: str = "key"  # "none": a target without authentication (auth-rejection cases are skipped)
+    spend_limits: SpendLimits = field(default_factory=SpendLimits)  # budget, rate limit, concurrency cap
+    prices: dict[str, dict[str, float]] = field(default_factory=dict)  # model -> {input, output} per million tokens
 
     @property
     def embedded(self) -> bool:
@@ -120,6 +128,8 @@ class Target:
             retry["statuses"] = frozenset(retry.get("statuses", RETRY_STATUSES))
             limits["retry"] = RetryPolicy(**retry)
         data["limits"] = Limits(**limits)
+        if isinstance(data.get("spend_limits"), dict):
+            data["spend_limits"] = SpendLimits(**data["spend_limits"])
         return cls(**data)
 
 
@@ -314,6 +324,7 @@ def _check_types(scope: dict[str, Any], path: Path) -> None:
             raise ConfigError(f"{_where(path, capability)}: models.{capability} must be a model name (a non-empty string)")
     if "auth" in scope and scope["auth"] not in AUTH_MODES:
         raise ConfigError(f"{_where(path, 'auth')}: auth must be \"key\" (default: send the key in api_key_env) or \"none\" (a target without authentication)")
+    _check_spend_types(scope, path)
     for key, value in (scope.get("timeouts") or {}).items():
         if key not in TIMEOUT_KEYS:
             raise ConfigError(f"{_where(path, key)}: unknown key 'timeouts.{key}'; known: connect, read, total")
@@ -478,3 +489,62 @@ def check_writable_dir(path: str | Path, option: str, where: str | None = None) 
             probe.unlink()
         raise ConfigError(f"{label}: not writable ({exc.strerror or exc}); {fix} or fix its permissions") from None
     return folder
+
+
+# -- a paid API: budget, pacing, retries, prices -------------------------------------------------
+def _check_spend_types(scope: dict[str, Any], path: Path) -> None:
+    """The config keys of conformance.budget and conformance.spend, each with one clear line."""
+    for key in ("max_requests", "max_output_tokens", "concurrency"):
+        if key in scope and (isinstance(scope[key], bool) or not isinstance(scope[key], int) or scope[key] < 1):
+            raise ConfigError(f"{_where(path, key)}: {key} must be a positive integer")
+    if "rate_limit" in scope:
+        value = scope["rate_limit"]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+            raise ConfigError(f"{_where(path, 'rate_limit')}: rate_limit must be a positive number of requests per second")
+    retries = scope.get("retries")
+    if retries is not None:
+        if not isinstance(retries, dict):
+            raise ConfigError(f"{_where(path, 'retries')}: retries must be a table with count (tries after the first) and max_wait (seconds)")
+        for key, value in retries.items():
+            if key not in RETRY_KEYS:
+                raise ConfigError(f"{_where(path, key)}: unknown key 'retries.{key}'; known: count, max_wait")
+        count = retries.get("count")
+        if count is not None and (isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= 20):
+            raise ConfigError(f"{_where(path, 'count')}: retries.count must be an integer from 0 to 20")
+        wait = retries.get("max_wait")
+        if wait is not None and (isinstance(wait, bool) or not isinstance(wait, (int, float)) or not math.isfinite(wait) or wait < 0):
+            raise ConfigError(f"{_where(path, 'max_wait')}: retries.max_wait must be a number of seconds >= 0")
+    prices = scope.get("prices")
+    if prices is not None:
+        if not isinstance(prices, dict):
+            raise ConfigError(f"{_where(path, 'prices')}: prices must be a table of model = {{input = ..., output = ...}} (per million tokens)")
+        for model, price in prices.items():
+            if not isinstance(price, dict) or set(price) - {"input", "output"} or not price:
+                raise ConfigError(f"{_where(path, 'prices')}: prices.\"{model}\" must be a table with input and output (price per million tokens)")
+            for kind, value in price.items():
+                if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+                    raise ConfigError(f"{_where(path, 'prices')}: prices.\"{model}\".{kind} must be a number >= 0 (price per million tokens)")
+
+
+def spend_settings_from(scope: dict[str, Any], overrides: dict[str, Any], base: Limits) -> tuple[SpendLimits, Limits, dict[str, dict[str, float]]]:
+    """A target's budget and pacing, its transport limits with the retry policy, and its prices:
+    the config's keys, then the command line's ``overrides`` (None = not given)."""
+    def pick(key: str) -> Any:
+        return overrides.get(key) if overrides.get(key) is not None else scope.get(key)
+
+    spend = SpendLimits(
+        max_requests=pick("max_requests"),
+        max_output_tokens=pick("max_output_tokens"),
+        rate_limit=float(pick("rate_limit")) if pick("rate_limit") is not None else None,
+        concurrency=pick("concurrency"),
+    )
+    retries = scope.get("retries") or {}
+    count = overrides.get("retries") if overrides.get("retries") is not None else retries.get("count")
+    wait = overrides.get("max_retry_wait") if overrides.get("max_retry_wait") is not None else retries.get("max_wait")
+    policy = base.retry
+    if count is not None:
+        policy = replace(policy, attempts=int(count) + 1)
+    if wait is not None:
+        policy = replace(policy, max_wait_s=float(wait))
+    prices = {str(m): {k: float(v) for k, v in p.items()} for m, p in (scope.get("prices") or {}).items()}
+    return spend, replace(base, retry=policy), prices

@@ -35,6 +35,7 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
+from conformance.budget import BudgetSpent
 from conformance.exchange import MAX_BODY_BYTES, MAX_EVENTS, MAX_STREAM_BYTES, RECORD_BYTES, Exchange, Recorder
 from conformance.redact import REDACTED, SENSITIVE_HEADERS, Redactor
 from conformance.retry import RetryPolicy
@@ -116,8 +117,10 @@ class Transport:
         on_exchange: Callable[[Exchange], int] | None = None,
         client: httpx.Client | None = None,
         guard: Any = None,
+        gate: Any = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.gate = gate  # conformance.budget.Gate: budget, rate and concurrency limits, before every try
         self.limits = limits
         self.redactor = redactor or Redactor()
         self.extra_headers = dict(extra_headers or {})
@@ -177,13 +180,20 @@ class Transport:
         policy = self.limits.retry
         waited = 0.0
         attempt = 1
+        sent = True
         try:
             while True:
                 blocked = self.guard.before_send(origin) if self.guard is not None else None
                 if blocked:
                     self._fail(exchange, "stopped", blocked)
                     break
-                self._send(exchange, method, url, send_headers, body_bytes, expect_done or stream, expect_done, started)
+                if self.gate is None:
+                    self._send(exchange, method, url, send_headers, body_bytes, expect_done or stream, expect_done, started)
+                elif not self._send_gated(exchange, method, url, send_headers, body_bytes, expect_done or stream, expect_done, started,
+                                          json if json is not _MISSING else None, attempt):
+                    previous.retry_note, exchange = exchange.retry_note, previous
+                    attempt -= 1
+                    break  # a retry the budget does not allow: the previous answer is the final one
                 if self.guard is not None:
                     self.guard.after(origin, exchange)
                 if exchange.error is not None or not policy.should_retry(exchange.status, attempt):
@@ -197,13 +207,16 @@ class Transport:
                 time.sleep(delay)
                 waited += delay
                 attempt += 1
-                exchange = self._fresh(exchange)
+                previous, exchange = exchange, self._fresh(exchange)
+        except BudgetSpent:
+            sent = False  # nothing went out: no exchange to record
+            raise
         finally:
             exchange.timings["total_s"] = time.monotonic() - started
             if attempt > 1:
                 exchange.timings["attempts"] = attempt
                 exchange.timings["retry_wait_s"] = waited
-            if self.on_exchange is not None:
+            if self.on_exchange is not None and sent:
                 exchange.index = self.on_exchange(exchange)
         return exchange
 
@@ -212,6 +225,22 @@ class Transport:
         """The same request, with nothing of the previous answer (for a retry)."""
         return Exchange(index=-1, method=previous.method, url=previous.url, request_headers=previous.request_headers,
                         request_body=previous.request_body, record_limit=previous.record_limit)
+
+    def _send_gated(self, exchange: Exchange, method, url, headers, body, stream, expect_done, started, payload: Any, attempt: int) -> bool:
+        """One try through the gate. The first try of a request past the budget raises
+        BudgetSpent (the case is skipped); a retry past it is not sent (returns False)."""
+        try:
+            ticket = self.gate.admit(payload)
+        except BudgetSpent as exc:
+            if attempt == 1:
+                raise
+            exchange.retry_note = f"not retried: {exc}"
+            return False
+        try:
+            self._send(exchange, method, url, headers, body, stream, expect_done, started)
+        finally:
+            self.gate.settle(ticket, exchange.body, (e.json for e in exchange.events or ()))
+        return True
 
     # -- internals ------------------------------------------------------------------------------
     def _send(self, ex: Exchange, method, url, headers, body, stream, expect_done, started) -> None:

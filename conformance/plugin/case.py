@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 import pytest
 
 from conformance import profiles
+from conformance.budget import BudgetSpent
 from conformance.checks import evaluate, info_of
 from conformance.errors import CaseStop, TransportFailure
 from conformance.exchange import Exchange
@@ -46,6 +47,7 @@ class CaseContext:
             on_exchange=self._record_exchange,
             client=pooled_client(self.target.base_url or "", self.target.limits),  # one client per worker: keep-alive, one TLS context
             guard=session.guard,
+            gate=getattr(session, "gate", None),  # budget and pacing (conformance.budget)
         )
         capability = marker_kwargs.get("capability")
         self.capability = capability
@@ -132,7 +134,10 @@ class CaseContext:
         elif content is not None:
             kwargs["content"] = content
             send.setdefault("content-type", "application/json")
-        exchange = self.transport.request(method, path, headers=send, expect_done=expect_done, stream=stream, **kwargs)
+        try:
+            exchange = self.transport.request(method, path, headers=send, expect_done=expect_done, stream=stream, **kwargs)
+        except BudgetSpent as exc:  # nothing was sent: the case is skipped, reason "budget: ..."
+            pytest.skip(str(exc))
         if exchange.secret_echo:  # the server echoed a credential (scrubbed already): a finding
             from conformance.checks.common import check_credential_echo
 

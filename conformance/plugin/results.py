@@ -27,7 +27,8 @@ def build_results(config: pytest.Config, cases: list[dict[str, Any]]) -> dict[st
     for target in targets:
         if target["base_url"] is None:
             target["base_url"] = embedded or "embedded reference server"
-    return {
+    _add_spend(run, cases)
+    results = {
         "schema_version": "1",
         "tool": {"name": "conformance", "version": __version__},
         "started_at": dt.datetime.fromtimestamp(started_wall, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -39,6 +40,19 @@ def build_results(config: pytest.Config, cases: list[dict[str, Any]]) -> dict[st
         "cases": cases,
         "client_readiness": _client_readiness(cases),
     }
+    from conformance.spend import run_spend
+
+    results["spend"] = run_spend(cases, run.targets[0].spend_limits.public(), bool(run.targets[0].prices))
+    return results
+
+
+def _add_spend(run: RunConfig, cases: list[dict[str, Any]]) -> None:
+    """Each case's spend (requests, tokens from usage, cost at the target's prices)."""
+    from conformance.spend import case_spend
+
+    prices = run.targets[0].prices
+    for case in cases:
+        case["spend"] = case_spend(case.get("exchanges") or [], prices)
 
 
 def _client_readiness(cases: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -96,6 +110,10 @@ def terminal_summary(terminalreporter, config: pytest.Config) -> None:
         f"{s['total']} cases: {s['passed']} PASS, {s['failed']} FAIL, {s['warned']} WARN, "
         f"{s['unsupported']} UNSUPPORTED, {s['skipped']} SKIP, {s['errors']} ERROR"
     )
+    if results.get("spend") and not quiet:  # -q: the totals and the failing rules only
+        from conformance.spend import spend_line
+
+        write(f"spent: {spend_line(results['spend'])}")
     causes = root_causes(results, ("error",))
     errors = error_causes(results)
     if (causes or errors) and not quiet:

@@ -31,6 +31,9 @@ class Session:
         self.guard = RunGuard(deadline_at=self.run.deadline_at, deadline_s=self.run.deadline_s, threshold=self.run.breaker)
         self.redactor = Redactor([self.api_key, *header_secrets(self.target.headers)])
         SCRUB[0] = self.redactor
+        from conformance.budget import gate_for
+
+        self.gate = gate_for(self.target.spend_limits)  # budget and pacing, shared by the run's workers
         from conformance.schemas import registry
 
         self.schemas = registry()
@@ -74,3 +77,36 @@ class Session:
         close_pooled_clients()
         if self._server is not None:
             self._server.stop()
+
+
+def open_ledger(config: pytest.Config) -> None:
+    """Controller only, before the workers start: a fresh ledger folder for this session's budget
+    and pacing (conformance.budget), in $CONFORMANCE_LEDGER so the xdist workers share it."""
+    import tempfile
+
+    from conformance.budget import LEDGER_ENV
+
+    from conformance.target import RUN_CONFIG_ENV
+
+    if hasattr(config, "workerinput") or not os.environ.get(RUN_CONFIG_ENV):  # budgets come from `conformance run`
+        return
+    if not run_config(config).targets[0].spend_limits.active:
+        return
+    config._conformance_ledger = (os.environ.get(LEDGER_ENV), tempfile.mkdtemp(prefix="conformance-ledger-"))  # type: ignore[attr-defined]
+    os.environ[LEDGER_ENV] = config._conformance_ledger[1]  # type: ignore[attr-defined]
+
+
+def close_ledger(config: pytest.Config) -> None:
+    import shutil
+
+    from conformance.budget import LEDGER_ENV
+
+    saved = getattr(config, "_conformance_ledger", None)
+    if saved is None:
+        return
+    previous, folder = saved
+    shutil.rmtree(folder, ignore_errors=True)
+    if previous is None:
+        os.environ.pop(LEDGER_ENV, None)
+    else:
+        os.environ[LEDGER_ENV] = previous

@@ -33,6 +33,7 @@ class ServerSettings:
     latency_ms: float = 0.0  # added before each /v1 response starts (conformance serve --latency)
     chunk_delay_ms: float = 0.0  # added before each further body chunk, e.g. each SSE event (--chunk-delay)
     open_access: bool = False  # a server without authentication: every request is accepted, with or without a key
+    retry_after: str | None = None  # answer each distinct request's first try 429 with this Retry-After (reference/ratelimit.py)
 
     def profile(self, protocol: str) -> profiles_mod.Profile | None:
         return profiles_mod.for_protocol(list(self.profiles), protocol)
@@ -102,6 +103,9 @@ def build_app(settings: ServerSettings) -> Starlette:
 
     app = Starlette(routes=routes, middleware=[Middleware(Tolerate, server_tolerances=frozenset(settings.tolerances))])
     app.state.settings = settings
+    from conformance.reference.ratelimit import RetryAfterOnce
+
+    app = RetryAfterOnce(app, settings.retry_after)  # type: ignore[assignment]
     if settings.latency_ms > 0 or settings.chunk_delay_ms > 0:
         return Delayed(app, settings.latency_ms / 1000, settings.chunk_delay_ms / 1000)
     return app

@@ -95,7 +95,15 @@ def render_html(results: Mapping[str, Any]) -> str:
         cases=views,
         baseline=results.get("baseline"),
         coverage=results.get("coverage") or [],
+        spend=results.get("spend"),
+        spend_line=_spend_line(results.get("spend")),
     )
+
+
+def _spend_line(spend: Mapping[str, Any] | None) -> str:
+    from conformance.spend import spend_line
+
+    return spend_line(spend) if spend else ""
 
 
 def _case_views(results: Mapping[str, Any]) -> list[dict[str, Any]]:

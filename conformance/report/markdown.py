@@ -43,6 +43,8 @@ def render_markdown(results: Mapping[str, Any]) -> str:
         lines += ["", *_baseline(results["baseline"])]
     if results.get("client_readiness"):
         lines += ["", *client_readiness_lines(results["client_readiness"])]
+    if results.get("spend"):
+        lines += ["", *_spend(results["spend"])]
     return "\n".join(lines) + "\n"
 
 
@@ -141,3 +143,20 @@ def _entry_target(entry: Mapping[str, Any]) -> str:
     if entry.get("expires"):
         parts.append(f"expires {entry['expires']}")
     return ", ".join(parts)
+
+
+def _spend(spend: Mapping[str, Any]) -> list[str]:
+    """What the run spent: requests (retries included) and tokens from usage, per feature and in total."""
+    from conformance.spend import spend_line
+
+    priced = "cost" in spend
+    head = ["Protocol", "Feature", "Requests", "Input tokens", "Output tokens"] + ["Cost"] * priced
+    rows = [[md(r["protocol"]), md(r["feature"]), f"{r['requests']:,}", f"{r['input_tokens']:,}", f"{r['output_tokens']:,}"]
+            + [_cost(r.get("cost"))] * priced for r in spend.get("by_feature", []) if r["requests"]]
+    rows.append(["**total**", "", f"**{spend['requests']:,}**", f"**{spend['input_tokens']:,}**", f"**{spend['output_tokens']:,}**"]
+                + [f"**{_cost(spend.get('cost'))}**"] * priced)
+    return ["## Spend", "", md(spend_line(spend)), "", *table_lines(head, rows)]
+
+
+def _cost(value: Any) -> str:
+    return "unknown" if value is None else f"{value:.4f}"

@@ -28,11 +28,17 @@ def _recording_client(case: Any, client: str) -> Any:
 
     class Recording(httpx.BaseTransport):
         def handle_request(self, request: Any) -> Any:
-            response = inner.handle_request(request)
+            ticket = _admit(case, request)  # the run's budget and pacing (conformance.budget), like every other try
+            body = None
             try:
-                body = response.read()
+                response = inner.handle_request(request)
+                try:
+                    body = response.read()
+                finally:
+                    response.close()
             finally:
-                response.close()
+                if ticket is not None:
+                    _settle(case, ticket, body)
             exchange = record(method=request.method, url=str(request.url), request_headers=list(request.headers.items()),
                               request_body=request.content, status=response.status_code, headers=list(response.headers.items()),
                               body=body, redactor=case.redactor)
@@ -45,6 +51,41 @@ def _recording_client(case: Any, client: str) -> Any:
 
     timeout = httpx.Timeout(limits.read_s, connect=limits.connect_s)
     return httpx.Client(transport=Recording(), timeout=timeout, follow_redirects=False)
+
+
+def _admit(case: Any, request: Any) -> Any:
+    """A place for this try in the run's budget and pacing; the case is SKIP (budget) past the budget."""
+    gate = getattr(getattr(case, "session", None), "gate", None)
+    if gate is None:
+        return None
+    import json
+
+    import pytest
+
+    from conformance.budget import BudgetSpent
+
+    try:
+        payload = json.loads(request.content or b"null")
+    except ValueError:
+        payload = None
+    try:
+        return gate.admit(payload)
+    except BudgetSpent as exc:  # pytest's skip is not an Exception: the client does not swallow it
+        pytest.skip(str(exc))
+
+
+def _settle(case: Any, ticket: Any, body: bytes | None) -> None:
+    import json
+
+    from conformance.sse import SSEParser
+
+    events: list[Any] = []
+    parsed: Any = None
+    try:
+        parsed = json.loads(body) if body else None
+    except ValueError:
+        events = [e.json for e in SSEParser().feed(body or b"")]
+    case.session.gate.settle(ticket, parsed, events)
 
 
 def openai_client(case: Any) -> Any:
