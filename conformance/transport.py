@@ -181,6 +181,7 @@ class Transport:
         waited = 0.0
         attempt = 1
         sent = True
+        previous = exchange  # the answer before a retry (a retry the budget refuses keeps it)
         try:
             while True:
                 blocked = self.guard.before_send(origin) if self.guard is not None else None

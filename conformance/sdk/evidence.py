@@ -156,7 +156,7 @@ def send(transport: Any, probe: Probe, fault: str | None) -> Any:
 def record_fault(name: str | None, protocol: str | None = None, profiles: tuple[str, ...] = (), server: _Server | None = None) -> FaultRecord:
     """Run the probes of the fault's protocol with the fault injected (None: the clean server)."""
     from conformance.checks import RULES
-    from conformance.judge import JudgeContext, facts_of, judge
+    from conformance.judge import JudgeContext, judge
 
     own = server is None
     server = server or _Server()
