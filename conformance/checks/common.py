@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
-from conformance.checks import Violation, check
+from conformance.checks import Violation, check, rule
 from conformance.findings import Severity, Strictness
 from conformance.schemas import SchemaRegistry
 from conformance.exchange import Exchange
@@ -16,6 +16,7 @@ FRAMING_CLASS = {
     "unterminated_event": "12",
     "data_after_done": "7",
 }
+FRAMING_RULES = ("line_without_field", "empty_data", "unterminated_event", "data_after_done")  # missing_blank_line: the main rule
 
 
 def schema_violations(
@@ -28,18 +29,25 @@ def schema_violations(
         yield Violation(error.message + source, pointer + error.pointer, cls=error.cls)
 
 
-@check(cls="12", source="WHATWG HTML §9.2 Server-sent events; openai-python _streaming.py", title="the stream is well-framed Server-Sent Events")
+@check(cls="12", source="WHATWG HTML §9.2 Server-sent events; openai-python _streaming.py", title="the stream is well-framed Server-Sent Events",
+       rules=[
+           rule("line_without_field", "every line of the stream is an SSE field or a comment", cls="11"),
+           rule("empty_data", "no event carries empty data (a keep-alive belongs in a comment)"),
+           rule("unterminated_event", "the last event ends with a blank line", cls="12"),
+           rule("data_after_done", "no event follows data: [DONE]", cls="7"),
+           rule("not_json", "every data event of a JSON stream is JSON"),
+       ])
 def check_sse_framing(exchange: Exchange) -> Iterator[Violation]:
     for issue in exchange.framing:
         if issue.kind == "missing_done":
             continue  # protocol rule, judged by the protocol's own terminator check
         pointer = f"/exchanges/{exchange.index}/response/raw_sse"
-        yield Violation(f"{issue.kind}: {issue.message} (offset {issue.offset})", pointer, cls=FRAMING_CLASS.get(issue.kind))
+        yield Violation(f"{issue.kind}: {issue.message} (offset {issue.offset})", pointer, cls=FRAMING_CLASS.get(issue.kind), rule=issue.kind if issue.kind in FRAMING_RULES else None)
     for position, event in enumerate(exchange.events or []):
         if event.json is None and event.json_error and not event.is_done and event.data.strip():
             already = any(i.event_index == position for i in exchange.framing)
             if not already:
-                yield Violation(f"event data is not JSON ({event.json_error}): {event.data[:80]!r}", exchange.event_ptr(position), cls="12")
+                yield Violation(f"event data is not JSON ({event.json_error}): {event.data[:80]!r}", exchange.event_ptr(position), cls="12", rule="not_json")
 
 
 @check(
