@@ -117,7 +117,8 @@ def build_parser() -> Parser:
     _add_check_command(sub)
 
     sub.add_parser("checks", help="list every named check")
-    sub.add_parser("faults", help="list the reference server's named faults")
+    faults = sub.add_parser("faults", help="list the reference server's named faults")
+    faults.add_argument("--coverage", action="store_true", help="print rule × fault: the faults that prove each rule (exit 1 when a rule has none)")
     _add_optional_commands(sub)
     return parser
 
@@ -368,9 +369,28 @@ def command_checks(args: argparse.Namespace) -> int:
 def command_faults(args: argparse.Namespace) -> int:
     from conformance.reference.faults import FAULTS
 
+    if getattr(args, "coverage", False):
+        return print_fault_coverage()
     for name, fault in sorted(FAULTS.items()):
         print(f"{name:30} {fault.protocol:9} {fault.description}  -> {', '.join(fault.expect)}")
     return EXIT_OK
+
+
+def print_fault_coverage() -> int:
+    """Each rule and the faults that prove it; the rules without one are listed last."""
+    from conformance.reference.faults import NO_FAULT_YET, coverage, exemption, uncovered
+
+    table = coverage()
+    width = max(map(len, table))
+    for rid, names in table.items():
+        proof = ", ".join(names) or (f"(no fault needed: {exemption(rid)})" if exemption(rid) else "NO FAULT YET" if rid in NO_FAULT_YET else "NO FAULT")
+        print(f"{rid:{width}}  {proof}")
+    missing, gaps = uncovered(), [r for r in NO_FAULT_YET if not table.get(r)]
+    proven = sum(1 for names in table.values() if names)
+    print(f"{proven} of {len(table)} rules proven by a fault; {len(table) - proven - len(missing) - len(gaps)} need none; {len(gaps)} known gaps; {len(missing)} without a fault")
+    for rid in missing:
+        print(f"conformance: error: rule {rid} has no fault (add one in conformance/reference/faults_*.py)", file=sys.stderr)
+    return 1 if missing else EXIT_OK
 
 
 def command_check(args: argparse.Namespace) -> int:

@@ -62,6 +62,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--conformance-report-dir", default=None, help="where to write results.json and its renderings (default: reports)")
     group.addoption("--no-conformance-report", action="store_true", help="do not write report files")
     group.addoption("--conformance-baseline", default=None, metavar="FILE", help="known deviations (TOML): failures it covers do not fail the session")
+    group.addoption("--conformance-fault-matrix", default=None, metavar="FILE", help="internal (conformance selftest): run each case once per named fault that selects it (a JSON list of {name, select})")
     group.addoption("--conformance-progress", default="off", choices=("off", "quiet", "auto", "tty", "plain"),
                     help="live progress instead of pytest's dots: auto (a line in place on a terminal, plain lines in CI), tty, plain, quiet (none), off (pytest's own; default)")
 
@@ -420,6 +421,17 @@ def _record_for(item: pytest.Item, session_target: str = "") -> CaseRecord:
 
 
 _RECORD_KEY = pytest.StashKey[CaseRecord]()
+FAULT_KEY = pytest.StashKey[str]()  # the named fault a copy of a case runs against (selftest)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The fault self-test (--conformance-fault-matrix): each case once per fault that selects it."""
+    matrix = config.getoption("--conformance-fault-matrix", None)
+    if matrix:
+        from conformance.selftest import expand_for_faults
+
+        items[:] = expand_for_faults(items, Path(matrix), FAULT_KEY)
 _CONTEXT_KEY = pytest.StashKey[CaseContext]()
 
 
@@ -431,6 +443,11 @@ def case(request: pytest.FixtureRequest, conformance_session: Session) -> Iterab
     marker = item.get_closest_marker("capability")
     kwargs = {"capability": marker.args[0]} if marker else {}
     context = CaseContext(conformance_session, record, kwargs)
+    fault = item.stash.get(FAULT_KEY, None)
+    if fault:  # the fault self-test: this copy of the case runs against one named fault
+        from conformance.reference.faults import FAULT_HEADER
+
+        context.transport.extra_headers[FAULT_HEADER] = fault
     item.stash[_CONTEXT_KEY] = context
     yield context
     context.close()

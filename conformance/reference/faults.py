@@ -1,17 +1,19 @@
 """Named faults of the reference server: one per rule the suite enforces.
 
 A fault is switched on for the whole server (``conformance serve --fault NAME``) or for one
-request (header ``x-conformance-fault: NAME[,NAME...]``). Each fault names the checks that
-must fire when the suite runs against it (``expect``), the checks that may fire as a direct
+request (header ``x-conformance-fault: NAME[,NAME...]``). Each fault names the rule ids that
+must fire when the suite runs against it (``expect``), the rule ids that may fire as a direct
 consequence (``may_also``), and a pytest ``-k`` expression selecting the cases that exercise it
 (``select``). The self-test (``tests/test_faults.py``, ``conformance selftest``) runs the suite
-against every fault and proves each expected check fires, and that the clean server produces
-no finding at all.
+against every fault and proves each expected rule fires in the fault's cases and nothing else
+does, and that the clean server produces no finding at all. Every rule has a fault that
+triggers it (``conformance faults --coverage``; exemptions in :data:`NO_FAULT_NEEDED`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 FAULT_HEADER = "x-conformance-fault"
 
@@ -33,9 +35,14 @@ FAULTS: dict[str, Fault] = {}
 def fault(name: str, protocol: str, description: str, expect, may_also=(), select: str = "", profiles=()) -> Fault:
     if name in FAULTS:
         raise RuntimeError(f"fault {name!r} declared twice")
-    item = Fault(name, protocol, description, tuple(expect), tuple(may_also), select, tuple(profiles))
+    item = Fault(name, protocol, description, tuple(map(rule_id, expect)), tuple(map(rule_id, may_also)), select, tuple(profiles))
     FAULTS[name] = item
     return item
+
+
+def rule_id(name: str) -> str:
+    """A rule id; a check name (``check_x``) stands for its main rule (``x``)."""
+    return name.removeprefix("check_")
 
 
 def active_faults(server_faults: frozenset[str], header_value: str | None) -> frozenset[str]:
@@ -49,3 +56,137 @@ def _load_declarations() -> None:
 
 
 _load_declarations()
+
+
+# -- rule × fault coverage ----------------------------------------------------------------------------
+# Rules no reference-server fault needs to prove, each with the reason (checked by tests/test_faults.py:
+# every other rule has a fault that expects it). A check name stands for all of its rules.
+NO_FAULT_NEEDED: dict[str, str] = {
+    "feature_refused": "raised by the case when the target refuses a documented feature; proven by the "
+                       "verdict tests (tests/test_retry.py, conformance.verdicts.classify_refusal), not by a reply fault",
+    "feature_refused.auth": "a 401/403 on a valid request: proven by the verdict tests like feature_refused",
+    "feature_refused.not_found": "a 404 on a documented request: proven by the verdict tests like feature_refused",
+    "check_openai_sdk": "the SDK replay's own rules: proven by replaying every fault through the SDK (tests/test_sdk.py)",
+    "check_anthropic_sdk": "the SDK replay's own rules: proven by replaying every fault through the SDK (tests/test_sdk.py)",
+    "check_client_call": "the client lane's rules: proven by the client lane tests (tests/test_sdk.py)",
+    "check_node_clients": "the Node clients' rules: proven by the fault × client table (tests/test_node_clients.py)",
+}
+
+# Rules that have no fault yet. Each is a gap in the proof, not an exemption: add the fault (its
+# behaviour in openai_chat.py / anthropic_messages.py) and delete the line; the test fails when a
+# rule listed here has a fault (so the list only shrinks).
+NO_FAULT_YET: tuple[str, ...] = (
+    "anthropic_error_shape",
+    "anthropic_error_shape.not_object",
+    "anthropic_stop_reason.max_tokens_below_cap",
+    "anthropic_stop_reason.tool_use_without_call",
+    "anthropic_stop_sequence.value_without_reason",
+    "anthropic_tool_choice.none_called",
+    "anthropic_tool_choice.tool_not_called",
+    "anthropic_tool_choice.undeclared",
+    "anthropic_tool_use_input.duplicate_id",
+    "anthropic_tool_use_input.not_object",
+    "audio_output",
+    "audio_output.field_type",
+    "audio_output.not_base64",
+    "auth_scheme_accepted.other_status",
+    "chat_chunk_schema",
+    "chat_response_schema.not_object",
+    "created_timestamp.before_2001",
+    "created_timestamp.clock_skew",
+    "error_before_stream.as_stream",
+    "extension_fields.missing",
+    "finish_reason_value",
+    "finish_reason_value.tool_calls_without_calls",
+    "finish_reason_value.unknown",
+    "json_content_type",
+    "json_reply.not_object",
+    "json_reply.schema",
+    "logprob_entries",
+    "logprob_entries.bytes_invalid",
+    "logprob_entries.not_object",
+    "logprob_entries.token",
+    "logprobs_present.content_not_array",
+    "logprobs_present.not_object",
+    "message_schema.not_object",
+    "model_lookup.wrong_id",
+    "model_schema",
+    "models_list_schema.status",
+    "reasoning_shape.tokens_invalid",
+    "reasoning_shape.tokens_zero",
+    "routing_metadata.model_disagrees",
+    "routing_metadata.provider",
+    "routing_metadata.requested",
+    "routing_metadata.used",
+    "sse_comments",
+    "sse_framing",
+    "sse_framing.data_after_done",
+    "sse_framing.not_json",
+    "stream_block_indexes.delta_type",
+    "stream_done_terminator.events_after",
+    "stream_event_order.after_stop",
+    "stream_event_order.block_after_delta",
+    "stream_event_order.delta_outside_block",
+    "stream_event_order.empty",
+    "stream_event_order.first_not_start",
+    "stream_event_order.no_message_stop",
+    "stream_event_order.second_start",
+    "stream_event_order.stop_without_block",
+    "stream_event_order.stop_without_delta",
+    "stream_finish_reason",
+    "stream_finish_reason.content_after",
+    "stream_include_usage.not_last",
+    "stream_matches_message.stop_reason",
+    "stream_matches_message.stop_sequence",
+    "stream_stop_reason.no_delta",
+    "stream_tool_call_arguments",
+    "stream_tool_call_arguments.not_object",
+    "stream_tool_call_arguments.schema",
+    "stream_tool_call_arguments.undeclared_name",
+    "stream_tool_call_header_once.missing_header",
+    "stream_tool_calls_finish_reason",
+    "stream_tool_input.not_object",
+    "token_cap_honoured.words",
+    "tool_call_arguments.duplicate_id",
+    "tool_call_arguments.not_object",
+    "tool_call_arguments.schema",
+    "tool_call_arguments.undeclared_name",
+    "tool_choice_honoured.forced_no_call",
+    "top_logprobs.not_array",
+    "usage_arithmetic.cached_exceeds",
+    "usage_arithmetic.completion_zero",
+    "usage_arithmetic.prompt_zero",
+    "usage_arithmetic.reasoning_exceeds",
+    "version_header_handling.required_status",
+)
+
+
+def _exempt(rule: Any, table: dict[str, str]) -> str | None:
+    return table.get(rule.id) or table.get(rule.check)
+
+
+def coverage() -> dict[str, list[str]]:
+    """Rule id (internal not_evaluated rules left out) → the faults that expect it."""
+    from conformance.checks import RULES, load_all, rule_ids
+
+    load_all()
+    table: dict[str, list[str]] = {rid: [] for rid in rule_ids()}
+    for item in FAULTS.values():
+        for rid in item.expect:
+            if rid in table:
+                table[rid].append(item.name)
+    return table
+
+
+def uncovered() -> list[str]:
+    """Rules with no fault, no exemption and not listed as a known gap."""
+    from conformance.checks import RULES
+
+    return [rid for rid, faults in coverage().items()
+            if not faults and not _exempt(RULES[rid], NO_FAULT_NEEDED) and rid not in NO_FAULT_YET]
+
+
+def exemption(rule_id: str) -> str | None:
+    from conformance.checks import RULES
+
+    return _exempt(RULES[rule_id], NO_FAULT_NEEDED)

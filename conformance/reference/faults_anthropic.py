@@ -10,71 +10,71 @@ A = "anthropic"
 
 # -- non-streamed replies -----------------------------------------------------------------------------
 fault("anthropic_wrong_message_type", A, "the reply says type 'chat.completion' instead of 'message'",
-      ["check_message_schema"], select="anthropic and reply")
+      ["message_schema"], select="anthropic and reply")
 fault("anthropic_zero_usage", A, "usage is 0/0 for a non-empty prompt and reply (class 24)",
-      ["check_anthropic_usage"], ["check_anthropic_stop_reason"], select="anthropic and reply")
+      ["anthropic_usage", "anthropic_usage.output_zero"], ["anthropic_stop_reason.max_tokens_below_cap"], select="anthropic and reply")
 fault("anthropic_stop_reason_always_end_turn", A, "stop_reason hard-coded to end_turn (class 26)",
-      ["check_anthropic_stop_reason"], select="anthropic and (max_tokens or tool_use or tool_choice)")
+      ["anthropic_stop_reason", "anthropic_stop_reason.max_tokens_missing"], select="anthropic and (max_tokens or tool_use or tool_choice)")
 fault("anthropic_tool_choice_any_as_auto", A, "tool_choice {type: any} treated as auto (class 26)",
-      ["check_anthropic_tool_choice"], select="anthropic and tool_choice")
+      ["anthropic_tool_choice"], select="anthropic and tool_choice")
 fault("anthropic_ignore_max_tokens", A, "max_tokens is ignored",
-      ["check_anthropic_max_tokens"], ["check_anthropic_stop_reason"], select="anthropic and max_tokens")
+      ["anthropic_max_tokens"], ["anthropic_stop_reason.max_tokens_missing"], select="anthropic and max_tokens")
 fault("anthropic_ignore_stop_sequences", A, "stop_sequences is ignored: the reply runs past the stop sequence (class 26)",
-      ["check_anthropic_stop_sequence"], select="anthropic and reply_stop_sequence")
+      ["anthropic_stop_sequence"], select="anthropic and reply_stop_sequence")
 fault("anthropic_no_stop_sequence_value", A, "stop_reason stop_sequence but stop_sequence: null",
-      ["check_anthropic_stop_sequence"], select="anthropic and reply_stop_sequence")
+      ["anthropic_stop_sequence.wrong_value"], select="anthropic and reply_stop_sequence")
 fault("anthropic_tool_input_as_string", A, "tool_use input sent as a JSON string instead of an object",
-      ["check_message_schema"], ["check_anthropic_tool_use_input", "check_success_status"], select="anthropic and tool and not stream")
+      ["message_schema"], ["anthropic_tool_use_input.not_object", "success_status"], select="anthropic and tool and not stream")
 fault("anthropic_tool_input_missing_required", A, "tool_use input lacks the keys its input_schema requires",
-      ["check_anthropic_tool_use_input"], select="anthropic and tool and not stream")
+      ["anthropic_tool_use_input"], select="anthropic and tool and not stream")
 
 # -- streams ----------------------------------------------------------------------------------------
 fault("anthropic_stream_no_event_lines", A, "stream events sent without 'event:' lines (class 22)",
-      ["check_stream_event_names"], select="anthropic and stream")
+      ["stream_event_names"], select="anthropic and stream")
 fault("anthropic_stream_wrong_event_names", A, "content_block_delta events named 'delta' (class 22)",
-      ["check_stream_event_names"], select="anthropic and stream")
+      ["stream_event_names.mismatch"], select="anthropic and stream")
 fault("anthropic_stream_done", A, "'data: [DONE]' at the end of an Anthropic stream (class 7)",
-      ["check_stream_no_done"], select="anthropic and stream")
+      ["stream_no_done"], select="anthropic and stream")
 fault("anthropic_stream_index_from_1", A, "content-block indexes start at 1 (class 23)",
-      ["check_stream_block_indexes"], ["check_stream_matches_message"], select="anthropic and stream")
+      ["stream_block_indexes"], ["stream_matches_message"], select="anthropic and stream")
 fault("anthropic_stream_delta_wrong_index", A, "deltas name the next block's index, not the open one (class 23)",
-      ["check_stream_block_indexes"], ["check_stream_matches_message"], select="anthropic and stream")
+      ["stream_block_indexes.wrong_block"], ["stream_matches_message"], select="anthropic and stream")
 fault("anthropic_stream_no_block_stop", A, "content_block_stop is never sent (class 23)",
-      ["check_stream_event_order"], select="anthropic and stream")
+      ["stream_event_order"], select="anthropic and stream")
 fault("anthropic_stream_stop_reason_in_start", A, "message_start already carries stop_reason end_turn",
-      ["check_stream_stop_reason"], select="anthropic and stream")
+      ["stream_stop_reason.in_start"], select="anthropic and stream")
 fault("anthropic_stream_no_stop_reason", A, "message_delta carries stop_reason: null",
-      ["check_stream_stop_reason"], ["check_anthropic_stop_reason", "check_stream_matches_message"], select="anthropic and stream")
+      ["stream_stop_reason"], ["anthropic_stop_reason", "anthropic_stop_reason.max_tokens_missing", "stream_matches_message.stop_reason"], select="anthropic and stream")
 fault("anthropic_stream_zero_start_usage", A, "message_start usage is 0/0 (class 24)",
-      ["check_stream_usage"], select="anthropic and stream")
+      ["stream_usage.zero"], select="anthropic and stream")
 fault("anthropic_stream_no_delta_usage", A, "message_delta carries no usage (class 24)",
-      ["check_stream_usage", "check_stream_event_schema"], ["check_anthropic_stop_reason"], select="anthropic and stream")
+      ["stream_event_schema", "stream_usage"], ["anthropic_stop_reason.max_tokens_below_cap"], select="anthropic and stream")
 fault("anthropic_stream_tool_json_broken", A, "input_json_delta pieces do not concatenate to valid JSON",
-      ["check_stream_tool_input"], ["check_anthropic_tool_use_input"], select="anthropic and stream_tool")
+      ["stream_tool_input"], ["anthropic_tool_use_input.not_object"], select="anthropic and stream_tool")
 fault("anthropic_stream_differs", A, "the streamed reply differs from the non-streamed one",
-      ["check_stream_matches_message"], select="anthropic and stream_matches")
+      ["stream_matches_message"], select="anthropic and stream_matches")
 fault("anthropic_stream_error_event_openai_shape", A, "the stream ends with an error event in the OpenAI shape (class 25)",
-      ["check_stream_error_event"], ["check_stream_matches_message"], select="anthropic and stream")
+      ["stream_error_event"], ["stream_matches_message"], select="anthropic and stream")
 
 fault("anthropic_error_as_200_stream", A, "a streamed request for an unknown model gets 200 and an SSE error event (class 11)",
-      ["check_error_before_stream"], select="anthropic and stream_error")
+      ["error_before_stream"], select="anthropic and stream_error")
 
 # -- errors and auth --------------------------------------------------------------------------------
 fault("anthropic_openai_error_shape", A, "/v1/messages answers errors in the OpenAI shape (class 25)",
-      ["check_anthropic_error_shape"], ["check_error_row"], select="anthropic and (error or document)")
+      ["anthropic_error_shape.openai_shape"], ["error_row"], select="anthropic and (error or document)")
 fault("anthropic_wrong_error_type", A, "every error says type api_error",
-      ["check_error_row"], select="anthropic and (error or document)")
+      ["error_row"], select="anthropic and (error or document)")
 fault("anthropic_bad_key_400", A, "an invalid API key gets 400 instead of 401 (class 14)",
-      ["check_error_status"], select="anthropic and invalid_api_key")
+      ["error_status"], select="anthropic and invalid_api_key")
 fault("anthropic_max_tokens_optional", A, "a request without max_tokens is accepted",
-      ["check_error_status"], select="anthropic and missing_max_tokens")
+      ["error_status"], select="anthropic and missing_max_tokens")
 fault("anthropic_accept_system_role", A, "role system inside messages is accepted",
-      ["check_error_status"], select="anthropic and system_role")
+      ["error_status"], select="anthropic and system_role")
 fault("anthropic_refuse_x_api_key", A, "the x-api-key header is not accepted (class 27)",
-      ["check_auth_scheme_accepted"], select="anthropic and auth_scheme")
+      ["auth_scheme_accepted"], select="anthropic and auth_scheme")
 fault("anthropic_refuse_bearer", A, "Authorization: Bearer is refused although documented (class 27)",
-      ["check_auth_scheme_accepted"], select="anthropic and auth_scheme")
+      ["auth_scheme_accepted"], select="anthropic and auth_scheme")
 fault("anthropic_require_version", A, "a request without anthropic-version is refused although the profile says optional (class 27)",
-      ["check_version_header_handling"], select="anthropic and version_header")
+      ["version_header_handling.optional_refused"], select="anthropic and version_header")
 fault("anthropic_accept_missing_version", A, "a request without anthropic-version succeeds where the profile (upstream) requires it (class 27)",
-      ["check_version_header_handling"], select="anthropic and version_header", profiles=("anthropic",))
+      ["version_header_handling"], select="anthropic and version_header", profiles=("anthropic",))
