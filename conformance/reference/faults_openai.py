@@ -161,3 +161,97 @@ fault("x_api_key_refused", "openai", "the documented x-api-key header is not acc
       ["success_status"], select="auth_scheme", profiles=("llmgateway",))
 fault("model_ids_off_format", "openai", "GET /models lists an id outside the documented model id format",
       ["model_id_format"], select="model_ids_follow", profiles=("cryptgpt",))
+
+# -- one fault per rule (issue 11): each breaks exactly one rule ---------------------------------------
+B = "basic_completion and not without"
+fault("reply_not_object", "openai", "the non-streamed reply is a JSON array holding the completion",
+      ["chat_response_schema.not_object"], select=B)
+fault("json_as_text_plain", "openai", "JSON replies served as text/plain",
+      ["json_content_type"], select=B)
+fault("created_before_2001", "openai", "'created' is a small number, not a Unix timestamp",
+      ["created_timestamp.before_2001"], select=B)
+fault("created_stale", "openai", "'created' is ten days before the reply",
+      ["created_timestamp.clock_skew"], select=B)
+fault("finish_tool_calls_without_calls", "openai", "finish_reason 'tool_calls' on a reply that calls no tool",
+      ["finish_reason_value.tool_calls_without_calls"], select=B)
+fault("usage_prompt_zero", "openai", "usage.prompt_tokens is 0 for a non-empty prompt",
+      ["usage_arithmetic.prompt_zero"], select=B)
+fault("usage_completion_zero", "openai", "usage.completion_tokens is 0 for a non-empty reply",
+      ["usage_arithmetic.completion_zero"], select=B)
+fault("usage_cached_exceeds_prompt", "openai", "prompt_tokens_details.cached_tokens exceeds prompt_tokens",
+      ["usage_arithmetic.cached_exceeds"], select=B)
+fault("usage_reasoning_exceeds_completion", "openai", "completion_tokens_details.reasoning_tokens exceeds completion_tokens",
+      ["usage_arithmetic.reasoning_exceeds"], select=B)
+fault("tool_calls_finish_length", "openai", "finish_reason 'length' although the reply holds tool calls",
+      ["finish_reason_value", "stream_tool_calls_finish_reason"], select="test_tool_call")
+fault("tool_call_undeclared_name", "openai", "tool calls name a function that was not declared",
+      ["tool_call_arguments.undeclared_name", "stream_tool_call_arguments.undeclared_name"], select="test_tool_call")
+fault("tool_arguments_truncated", "openai", "tool-call arguments lose their last character (not JSON)",
+      ["tool_call_arguments", "stream_tool_call_arguments"], select="test_tool_call")
+fault("tool_arguments_array", "openai", "tool-call arguments are a JSON array, not an object",
+      ["tool_call_arguments.not_object", "stream_tool_call_arguments.not_object"], select="test_tool_call")
+fault("tool_arguments_schema_mismatch", "openai", "tool-call arguments do not match the declared parameters",
+      ["tool_call_arguments.schema", "stream_tool_call_arguments.schema"], select="test_tool_call")
+fault("duplicate_tool_call_id", "openai", "parallel tool calls share one id",
+      ["tool_call_arguments.duplicate_id"], select="test_parallel_tool_calls and not disabled and not stream")
+fault("stream_tool_call_no_id", "openai", "the first delta of a streamed tool call has id null",
+      ["stream_tool_call_header_once.missing_header"], ["chat_chunk_schema"], select="test_tool_call_stream")
+fault("forced_tool_choice_as_none", "openai", "a forced function tool_choice is treated as none",
+      ["tool_choice_honoured.forced_no_call"], select="test_tool_choice and forced")
+fault("json_mode_array", "openai", "JSON mode answers a JSON array, not an object",
+      ["json_reply.not_object"], select="test_response_format")
+fault("json_schema_mismatch", "openai", "structured output does not match the requested json_schema",
+      ["json_reply.schema"], select="test_response_format and json_schema")
+fault("token_cap_usage_understated", "openai", "the reply runs past the token cap while usage stays within it",
+      ["token_cap_honoured.words"], select="test_token_cap")
+fault("reasoning_tokens_negative", "openai", "completion_tokens_details.reasoning_tokens is -1",
+      ["reasoning_shape.tokens_invalid"], ["chat_response_schema"], select="test_reasoning_effort_accepted")
+fault("reasoning_tokens_zero", "openai", "reasoning_content comes with reasoning_tokens 0 (a warning)",
+      ["reasoning_shape.tokens_zero"], select="test_reasoning_effort_accepted")
+fault("audio_output_missing", "openai", "modalities audio gives message.audio null",
+      ["audio_output"], select="test_audio_output")
+fault("audio_expires_at_string", "openai", "message.audio.expires_at is a string",
+      ["audio_output.field_type"], select="test_audio_output")
+fault("audio_data_not_base64", "openai", "message.audio.data is not base64",
+      ["audio_output.not_base64"], select="test_audio_output")
+fault("logprobs_string", "openai", "logprobs is a string, not an object",
+      ["logprobs_present.not_object"], ["chat_response_schema", "chat_chunk_schema"], select="test_logprobs and top_logprobs_2")
+fault("logprobs_content_null", "openai", "logprobs.content is null although tokens were generated",
+      ["logprobs_present.content_not_array"], select="test_logprobs and top_logprobs_2")
+fault("logprob_positive", "openai", "token logprobs are positive",
+      ["logprob_entries"], select="test_logprobs and top_logprobs_2")
+fault("logprob_entry_not_object", "openai", "logprobs.content lists token strings, not objects",
+      ["logprob_entries.not_object"], ["chat_response_schema", "logprobs_join_content", "top_logprobs.not_array"], select="test_logprobs and top_logprobs_2 and not stream")
+fault("logprob_token_null", "openai", "logprob entries have token null",
+      ["logprob_entries.token"], ["chat_response_schema", "chat_chunk_schema"], select="test_logprobs and top_logprobs_2")
+fault("logprob_bytes_out_of_range", "openai", "logprob bytes hold a value above 255",
+      ["logprob_entries.bytes_invalid"], ["chat_response_schema", "chat_chunk_schema"], select="test_logprobs and top_logprobs_2")
+fault("top_logprobs_null", "openai", "top_logprobs is null although it was requested",
+      ["top_logprobs.not_array"], ["chat_response_schema", "chat_chunk_schema"], select="test_logprobs and top_logprobs_2")
+fault("models_list_500", "openai", "GET /models answers 500",
+      ["models_list_schema.status"], select="test_models_list")
+fault("model_lookup_wrong_id", "openai", "GET /models/{id} returns another model's id",
+      ["model_lookup.wrong_id"], select="test_model_lookup")
+fault("model_lookup_no_object", "openai", "GET /models/{id} returns a model without object: model",
+      ["model_schema"], select="test_model_lookup")
+
+# -- streams, one rule each --------------------------------------------------------------------------
+S = "test_stream_chunk_sequence"
+fault("chunk_wrong_object", "openai", "stream chunks say object 'chat.completion'",
+      ["chat_chunk_schema"], select=S)
+fault("two_chunks_per_event", "openai", "the first two chunks share one SSE event (no blank line between them)",
+      ["sse_framing"], ["stream_first_delta_role"], select=S)
+fault("data_after_done", "openai", "a chunk follows data: [DONE]",
+      ["sse_framing.data_after_done", "stream_done_terminator.events_after"], select=S)
+fault("data_not_json", "openai", "an event's data is not JSON",
+      ["sse_framing.not_json"], select=S)
+fault("keepalive_comments", "openai", "keep-alive comment lines in the stream (legal; a warning)",
+      ["sse_comments"], select=S)
+fault("stream_no_choices", "openai", "every chunk has choices: []",
+      ["stream_finish_reason"], select=S)
+fault("content_after_finish", "openai", "content arrives after the choice's finish_reason",
+      ["stream_finish_reason.content_after"], select=S)
+fault("usage_chunk_not_last", "openai", "a chunk follows the include_usage chunk",
+      ["stream_include_usage.not_last"], select="include_usage")
+fault("error_as_4xx_stream", "openai", "a streamed request for an unknown model gets 404 with an event stream",
+      ["error_before_stream.as_stream"], select="stream_error and not anthropic")
