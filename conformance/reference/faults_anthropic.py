@@ -24,7 +24,7 @@ fault("anthropic_ignore_stop_sequences", A, "stop_sequences is ignored: the repl
 fault("anthropic_no_stop_sequence_value", A, "stop_reason stop_sequence but stop_sequence: null",
       ["anthropic_stop_sequence.wrong_value"], select="anthropic and reply_stop_sequence")
 fault("anthropic_tool_input_as_string", A, "tool_use input sent as a JSON string instead of an object",
-      ["message_schema"], ["anthropic_tool_use_input.not_object", "success_status"], select="anthropic and tool and not stream")
+      ["message_schema", "anthropic_tool_use_input.not_object"], ["success_status"], select="anthropic and tool and not stream")
 fault("anthropic_tool_input_missing_required", A, "tool_use input lacks the keys its input_schema requires",
       ["anthropic_tool_use_input"], select="anthropic and tool and not stream")
 
@@ -78,3 +78,57 @@ fault("anthropic_require_version", A, "a request without anthropic-version is re
       ["version_header_handling.optional_refused"], select="anthropic and version_header")
 fault("anthropic_accept_missing_version", A, "a request without anthropic-version succeeds where the profile (upstream) requires it (class 27)",
       ["version_header_handling"], select="anthropic and version_header", profiles=("anthropic",))
+
+# -- one fault per rule (issue 11): each breaks exactly one rule ---------------------------------------
+fault("anthropic_reply_not_object", A, "the reply is a JSON array holding the message",
+      ["message_schema.not_object"], select="anthropic and reply_message")
+fault("anthropic_stop_reason_tool_use_always", A, "stop_reason tool_use on a reply without a tool_use block",
+      ["anthropic_stop_reason.tool_use_without_call"], select="anthropic and reply_message")
+fault("anthropic_max_tokens_usage_understated", A, "stop_reason max_tokens with output_tokens one below the cap",
+      ["anthropic_stop_reason.max_tokens_below_cap"], select="anthropic and reply_stop_reason_max_tokens")
+fault("anthropic_stop_sequence_reason_end_turn", A, "a matched stop sequence is named in stop_sequence but stop_reason says end_turn",
+      ["anthropic_stop_sequence.value_without_reason"], select="anthropic and reply_stop_sequence")
+fault("anthropic_tool_choice_none_ignored", A, "tool_choice {type: none} still calls a tool",
+      ["anthropic_tool_choice.none_called"], select="anthropic and tool_choice")
+fault("anthropic_tool_choice_tool_ignored", A, "tool_choice {type: tool} calls no tool",
+      ["anthropic_tool_choice.tool_not_called"], select="anthropic and tool_choice")
+fault("anthropic_tool_use_undeclared", A, "tool_use blocks name a tool that was not declared",
+      ["anthropic_tool_choice.undeclared"], select="anthropic and tool_choice and any")
+fault("anthropic_tool_use_duplicated", A, "each tool_use block is sent twice with the same id",
+      ["anthropic_tool_use_input.duplicate_id"], select="anthropic and tool_use_reply")
+fault("anthropic_error_no_type", A, "error bodies lack error.type",
+      ["anthropic_error_shape"], ["error_row"], select="anthropic and test_errors")
+fault("anthropic_error_bare_string", A, "error bodies are plain text",
+      ["anthropic_error_shape.not_object"], select="anthropic and test_errors")
+fault("anthropic_x_api_key_400", A, "a valid key in x-api-key gets 400 (the key is read from Authorization only)",
+      ["auth_scheme_accepted.other_status"], select="anthropic and auth_scheme")
+fault("anthropic_missing_version_401", A, "a request without the required anthropic-version gets 401, not 400",
+      ["version_header_handling.required_status"], select="anthropic and version_header", profiles=("anthropic",))
+
+AS = "anthropic and stream and not matches"
+fault("anthropic_stream_wrong_delta_type", A, "text blocks stream thinking_delta deltas",
+      ["stream_block_indexes.delta_type"], select=AS)
+fault("anthropic_stream_empty", A, "the stream carries only pings",
+      ["stream_event_order.empty"], select=AS)
+fault("anthropic_stream_no_message_start", A, "the stream starts without message_start",
+      ["stream_event_order.first_not_start"], select=AS)
+fault("anthropic_stream_event_after_stop", A, "message_delta is sent again after message_stop",
+      ["stream_event_order.after_stop"], select=AS)
+fault("anthropic_stream_two_message_starts", A, "message_start is sent twice",
+      ["stream_event_order.second_start"], select=AS)
+fault("anthropic_stream_block_after_delta", A, "message_delta comes before the content blocks",
+      ["stream_event_order.block_after_delta"], select=AS)
+fault("anthropic_stream_delta_before_start", A, "the first content_block_delta comes before its content_block_start",
+      ["stream_event_order.delta_outside_block"], ["stream_block_indexes.wrong_block", "stream_tool_input"], select=AS)
+fault("anthropic_stream_extra_block_stop", A, "the first content_block_stop is sent twice",
+      ["stream_event_order.stop_without_block"], ["stream_block_indexes.wrong_block"], select=AS)
+fault("anthropic_stream_no_message_delta", A, "the stream never sends message_delta",
+      ["stream_event_order.stop_without_delta", "stream_stop_reason.no_delta"], ["anthropic_stop_reason"], select=AS)
+fault("anthropic_stream_no_message_stop", A, "the stream ends without message_stop",
+      ["stream_event_order.no_message_stop"], select=AS)
+fault("anthropic_stream_stop_reason_differs", A, "the streamed stop_reason says stop_sequence (with no stop_sequence) where the message says end_turn",
+      ["stream_matches_message.stop_reason"], select="anthropic and stream_matches")
+fault("anthropic_stream_stop_sequence_differs", A, "the streamed stop_sequence is 'END' where the message has none",
+      ["stream_matches_message.stop_sequence"], select="anthropic and stream_matches")
+fault("anthropic_stream_tool_input_array", A, "input_json_delta pieces join to a JSON array, not an object",
+      ["stream_tool_input.not_object"], ["anthropic_tool_use_input.not_object"], select="anthropic and stream_tool")

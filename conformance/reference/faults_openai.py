@@ -10,7 +10,7 @@ fault("created_in_ms", "openai", "'created' in milliseconds instead of seconds",
 fault("bad_choice_index", "openai", "choices[].index starts at 1",
       ["choice_indexes"], select="basic")
 fault("bad_finish_reason", "openai", "finish_reason 'done' (not in the enum)",
-      ["chat_response_schema"], ["finish_reason_value.unknown"], select="basic")
+      ["chat_response_schema", "finish_reason_value.unknown"], select="basic")
 fault("bad_usage_arithmetic", "openai", "usage.total_tokens is not prompt + completion",
       ["usage_arithmetic"], select="basic or usage")
 fault("no_request_id", "openai", "no x-request-id response header",
