@@ -71,3 +71,19 @@ def test_a_fault_is_judged_by_the_rules_of_its_own_cases():
     assert result.missing == {"stream_done_terminator"} and result.unexpected == {"sse_framing.empty_data"}
     assert result.where["sse_framing.empty_data"] == ["openai_chat/test_stream.py::test_stream_basic"]
     assert not judge_fault(fault, []).ok  # a selection that matches no case proves nothing
+
+
+def test_a_required_extension_field_that_is_missing_is_reported():
+    """extension_fields.missing (exempt from the fault table: no shipped profile has a required extension)."""
+    from conformance.checks import evaluate
+    from conformance.checks.profile_rules import check_extension_fields
+    from conformance.exchange import record
+
+    extensions = {"cost": {"location": "/usage/cost", "schema": {"type": "number"}, "required": True, "source": "vendor doc"}}
+    without = record(method="POST", url="http://h/v1/chat/completions", request_headers={}, request_body=b"{}", status=200,
+                     headers={"content-type": "application/json"}, body=b'{"usage": {"prompt_tokens": 1}}')
+    found = evaluate(check_extension_fields, without, extensions, "vendor")
+    assert [f.rule for f in found] == ["extension_fields.missing"]
+    with_it = record(method="POST", url="http://h/v1/chat/completions", request_headers={}, request_body=b"{}", status=200,
+                     headers={"content-type": "application/json"}, body=b'{"usage": {"prompt_tokens": 1, "cost": 0.5}}')
+    assert evaluate(check_extension_fields, with_it, extensions, "vendor") == []

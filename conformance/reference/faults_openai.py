@@ -255,3 +255,14 @@ fault("usage_chunk_not_last", "openai", "a chunk follows the include_usage chunk
       ["stream_include_usage.not_last"], select="include_usage")
 fault("error_as_4xx_stream", "openai", "a streamed request for an unknown model gets 404 with an event stream",
       ["error_before_stream.as_stream"], select="stream_error and not anthropic")
+
+# -- routing metadata (llmgateway), one rule each ---------------------------------------------------------
+R = dict(select="auto_routing", profiles=("llmgateway",))
+fault("routing_requested_model_wrong", "openai", "routing metadata names the served model as the requested one",
+      ["routing_metadata.requested"], **R)
+fault("routing_used_model_auto", "openai", "routing metadata says used_model 'auto' instead of the concrete model",
+      ["routing_metadata.used"], **R)
+fault("routing_model_disagrees", "openai", "the reply's model is not the model the routing metadata names",
+      ["routing_metadata.model_disagrees"], **R)
+fault("routing_no_provider", "openai", "routing metadata lacks used_provider",
+      ["routing_metadata.provider"], ["extension_fields"], **R)
