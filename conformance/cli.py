@@ -110,9 +110,10 @@ def build_parser() -> Parser:
     serve.add_argument("--fault", action="append", default=[], metavar="NAME", help="inject a named fault into every response")
     serve.add_argument("--api-key-env", default=DEFAULT_KEY_ENV, metavar="NAME", help=f"environment variable holding the key the server accepts (default {DEFAULT_KEY_ENV})")
 
-    selftest = sub.add_parser("selftest", help="prove the checks: run the suite against every named fault of the reference server")
+    selftest = sub.add_parser("selftest", help="prove the rules: run the suite against every named fault of the reference server")
     selftest.add_argument("--fault", action="append", default=[], metavar="NAME", help="only these faults")
     selftest.add_argument("--report-dir", metavar="DIR", help="where mutation.md is written (default: reports)")
+    selftest.add_argument("-n", "--workers", type=int, metavar="N", help="run the fault matrix on N pytest-xdist workers")
 
     _add_check_command(sub)
 
@@ -372,7 +373,7 @@ def command_faults(args: argparse.Namespace) -> int:
     if getattr(args, "coverage", False):
         return print_fault_coverage()
     for name, fault in sorted(FAULTS.items()):
-        print(f"{name:30} {fault.protocol:9} {fault.description}  -> {', '.join(fault.expect)}")
+        print(f"{name:38} {fault.protocol:9} {fault.description}  -> {', '.join(fault.expect)}")
     return EXIT_OK
 
 

@@ -55,8 +55,8 @@ def expand_for_faults(items: list[Any], matrix_file: Path, stash_key: Any) -> li
     compiled = [(e["name"], Expression.compile(e["select"]) if e.get("select") else None) for e in entries]
     out = []
     for item in items:
-        if "case" not in getattr(item, "fixturenames", ()):
-            continue
+        if "case" not in getattr(item, "fixturenames", ()) or item.get_closest_marker("client_lane"):
+            continue  # not a case, or a client-lane case (its requests come from an SDK, without the fault header)
         matcher = KeywordMatcher.from_item(item)
         for name, expression in compiled:
             if expression is not None and not expression.evaluate(matcher):
@@ -76,6 +76,18 @@ def expand_for_faults(items: list[Any], matrix_file: Path, stash_key: Any) -> li
 
 
 # -- running it ---------------------------------------------------------------------------------------
+def run_suite(extra: list[str], report_dir: Path) -> tuple[dict[str, Any] | None, str]:
+    """Run ``conformance run`` in a subprocess; return its results and its output."""
+    cmd = [sys.executable, "-m", "conformance", "run", "-q", "--report-dir", str(report_dir), *extra]
+    env = {k: v for k, v in os.environ.items() if k not in ("CONFORMANCE_RUN_CONFIG", "CONFORMANCE_EMBEDDED") and not k.startswith("PYTEST_")}
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+    path = report_dir / "results.json"
+    output = proc.stdout + proc.stderr
+    if not path.is_file():
+        return None, output
+    return json.loads(path.read_text()), output
+
+
 def _pytest_command(profiles: tuple[str, ...], matrix_file: Path, report_dir: Path, workers: int | None) -> list[str]:
     from conformance.cli import SUITES_DIR, _plugin_registered
 
