@@ -139,14 +139,17 @@ def _run_group(profiles: tuple[str, ...], members: list[Fault], workers: int | N
 def judge_fault(fault: Fault, cases: list[dict[str, Any]]) -> FaultResult:
     """Did exactly the fault's rules fire in its cases?"""
     where: dict[str, list[str]] = defaultdict(list)
+    allowed = set(fault.expect) | set(fault.may_also)
     for case in cases:
         for finding in case["findings"]:
             if finding["severity"] != "info":
                 rule = finding.get("rule") or finding["check"].removeprefix("check_")
                 where[rule].append(case["id"].rpartition(FAULT_SEPARATOR)[0])
+                if finding["check"] in fault.may_also:  # a check name in may_also allows any of its rules
+                    allowed.add(rule)
     fired = set(where)
     error = "" if cases else f"the selection {fault.select!r} matched no case"
-    return FaultResult(fault, fired, missing=set(fault.expect) - fired, unexpected=fired - set(fault.expect) - set(fault.may_also),
+    return FaultResult(fault, fired, missing=set(fault.expect) - fired, unexpected=fired - allowed,
                        cases=len(cases), error=error, where=dict(where))
 
 

@@ -54,7 +54,9 @@ def test_the_lists_of_rules_without_a_fault_are_current():
 
 def test_every_fault_names_known_rules():
     table = coverage()
-    unknown = {f.name: [r for r in f.expect + f.may_also if r not in table] for f in FAULTS.values()}
+    checks = {r.check for r in RULES.values()}
+    unknown = {f.name: [r for r in f.expect if r not in table] + [r for r in f.may_also if r not in table and r not in checks]
+               for f in FAULTS.values()}
     unknown = {k: v for k, v in unknown.items() if v}
     assert not unknown, f"faults name rules that do not exist: {unknown}"
     assert all(f.expect for f in FAULTS.values())
@@ -71,6 +73,12 @@ def test_a_fault_is_judged_by_the_rules_of_its_own_cases():
     assert result.missing == {"stream_done_terminator"} and result.unexpected == {"sse_framing.empty_data"}
     assert result.where["sse_framing.empty_data"] == ["openai_chat/test_stream.py::test_stream_basic"]
     assert not judge_fault(fault, []).ok  # a selection that matches no case proves nothing
+    loose = FAULTS["no_blank_lines"]  # may_also names rule ids; a check name there allows any of its rules
+    sdk = {**case, "findings": [*case["findings"], {"check": "check_openai_sdk", "rule": "openai_sdk.differs", "severity": "error"}]}
+    assert "openai_sdk.differs" in judge_fault(fault, [sdk]).unexpected
+    from dataclasses import replace
+
+    assert "openai_sdk.differs" not in judge_fault(replace(loose, may_also=loose.may_also + ("check_openai_sdk",)), [sdk]).unexpected
 
 
 def test_a_required_extension_field_that_is_missing_is_reported():

@@ -389,7 +389,7 @@ def stream_events(ctx: RequestContext, message: dict[str, Any]) -> list[tuple[st
                              "usage": {"output_tokens": message["usage"]["output_tokens"]}}
     if ctx.fault("anthropic_stream_no_stop_reason"):
         delta["delta"]["stop_reason"] = None
-    if ctx.fault("anthropic_stream_stop_reason_differs") and delta["delta"]["stop_reason"] == "end_turn":
+    if ctx.fault("anthropic_stream_delta_stop_reason_changed") and delta["delta"]["stop_reason"] == "end_turn":
         delta["delta"]["stop_reason"] = "stop_sequence"
     if ctx.fault("anthropic_stream_stop_sequence_differs") and delta["delta"]["stop_reason"] == "end_turn":
         delta["delta"]["stop_sequence"] = "END"

@@ -35,13 +35,14 @@ FAULTS: dict[str, Fault] = {}
 def fault(name: str, protocol: str, description: str, expect, may_also=(), select: str = "", profiles=()) -> Fault:
     if name in FAULTS:
         raise RuntimeError(f"fault {name!r} declared twice")
-    item = Fault(name, protocol, description, tuple(map(rule_id, expect)), tuple(map(rule_id, may_also)), select, tuple(profiles))
+    item = Fault(name, protocol, description, tuple(map(rule_id, expect)), tuple(may_also), select, tuple(profiles))
     FAULTS[name] = item
     return item
 
 
 def rule_id(name: str) -> str:
-    """A rule id; a check name (``check_x``) stands for its main rule (``x``)."""
+    """A rule id; in ``expect`` a check name (``check_x``) stands for its main rule (``x``). (In
+    ``may_also`` a check name allows any rule of that check: the SDK checks' rules, for instance.)"""
     return name.removeprefix("check_")
 
 

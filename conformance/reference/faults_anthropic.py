@@ -126,7 +126,7 @@ fault("anthropic_stream_no_message_delta", A, "the stream never sends message_de
       ["stream_event_order.stop_without_delta", "stream_stop_reason.no_delta"], ["anthropic_stop_reason"], select=AS)
 fault("anthropic_stream_no_message_stop", A, "the stream ends without message_stop",
       ["stream_event_order.no_message_stop"], select=AS)
-fault("anthropic_stream_stop_reason_differs", A, "the streamed stop_reason says stop_sequence (with no stop_sequence) where the message says end_turn",
+fault("anthropic_stream_delta_stop_reason_changed", A, "the streamed stop_reason says stop_sequence (with no stop_sequence) where the message says end_turn",
       ["stream_matches_message.stop_reason"], select="anthropic and stream_matches")
 fault("anthropic_stream_stop_sequence_differs", A, "the streamed stop_sequence is 'END' where the message has none",
       ["stream_matches_message.stop_sequence"], select="anthropic and stream_matches")
