@@ -327,6 +327,10 @@ def render_message(ctx: RequestContext, model: str, choice: engine.Choice, input
              "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}
     if ctx.fault("anthropic_zero_usage"):
         usage["input_tokens"] = usage["output_tokens"] = 0
+    if ctx.fault("anthropic_zero_input_tokens"):
+        usage["input_tokens"] = 0
+    if ctx.fault("anthropic_zero_output_tokens"):
+        usage["output_tokens"] = 0
     if ctx.fault("anthropic_max_tokens_usage_understated") and stop_reason == "max_tokens":
         usage["output_tokens"] -= 1
     return {
@@ -353,6 +357,8 @@ def stream_events(ctx: RequestContext, message: dict[str, Any]) -> list[tuple[st
     start["usage"] = {**message["usage"], "output_tokens": 1 if message["usage"]["output_tokens"] else 0}
     if ctx.fault("anthropic_stream_stop_reason_in_start"):
         start["stop_reason"] = "end_turn"
+    if ctx.fault("anthropic_stream_start_role_user"):
+        start["role"] = "user"
     if ctx.fault("anthropic_stream_zero_start_usage"):
         start["usage"] = {**start["usage"], "input_tokens": 0, "output_tokens": 0}
     events: list[tuple[str, dict[str, Any]]] = [("message_start", {"type": "message_start", "message": start}), ("ping", {"type": "ping"})]

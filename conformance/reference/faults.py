@@ -27,15 +27,18 @@ class Fault:
     may_also: tuple[str, ...] = ()
     select: str = ""  # pytest -k expression limiting the self-test run to the relevant cases
     profiles: tuple[str, ...] = ()  # profiles to run the self-test with (default: the embedded defaults)
+    same_as: str = ""  # behave as this other fault (the same break, proven on other cases: e.g. the streamed variant)
 
 
 FAULTS: dict[str, Fault] = {}
 
 
-def fault(name: str, protocol: str, description: str, expect, may_also=(), select: str = "", profiles=()) -> Fault:
+def fault(name: str, protocol: str, description: str, expect, may_also=(), select: str = "", profiles=(), same_as: str = "") -> Fault:
     if name in FAULTS:
         raise RuntimeError(f"fault {name!r} declared twice")
-    item = Fault(name, protocol, description, tuple(map(rule_id, expect)), tuple(may_also), select, tuple(profiles))
+    if same_as and same_as not in FAULTS:
+        raise RuntimeError(f"fault {name!r} behaves as {same_as!r}, which is not declared (declare it first)")
+    item = Fault(name, protocol, description, tuple(map(rule_id, expect)), tuple(may_also), select, tuple(profiles), same_as)
     FAULTS[name] = item
     return item
 
@@ -48,7 +51,8 @@ def rule_id(name: str) -> str:
 
 def active_faults(server_faults: frozenset[str], header_value: str | None) -> frozenset[str]:
     requested = {part.strip() for part in (header_value or "").split(",") if part.strip()}
-    return server_faults | requested
+    active = server_faults | requested
+    return active | {FAULTS[n].same_as for n in active if n in FAULTS and FAULTS[n].same_as}
 
 
 def _load_declarations() -> None:

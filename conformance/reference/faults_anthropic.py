@@ -13,8 +13,10 @@ fault("anthropic_wrong_message_type", A, "the reply says type 'chat.completion' 
       ["message_schema"], select="anthropic and reply")
 fault("anthropic_zero_usage", A, "usage is 0/0 for a non-empty prompt and reply (class 24)",
       ["anthropic_usage", "anthropic_usage.output_zero"], ["anthropic_stop_reason.max_tokens_below_cap"], select="anthropic and reply")
-fault("anthropic_stop_reason_always_end_turn", A, "stop_reason hard-coded to end_turn (class 26)",
-      ["anthropic_stop_reason", "anthropic_stop_reason.max_tokens_missing"], select="anthropic and (max_tokens or tool_use or tool_choice)")
+fault("anthropic_stop_reason_always_end_turn", A, "stop_reason hard-coded to end_turn (class 26): a tool call ends with end_turn",
+      ["anthropic_stop_reason"], select="anthropic and (tool_use or tool_choice)")
+fault("anthropic_stop_reason_end_turn_at_cap", A, "stop_reason hard-coded to end_turn (class 26): a reply cut at max_tokens ends with end_turn",
+      ["anthropic_stop_reason.max_tokens_missing"], select="anthropic and max_tokens", same_as="anthropic_stop_reason_always_end_turn")
 fault("anthropic_tool_choice_any_as_auto", A, "tool_choice {type: any} treated as auto (class 26)",
       ["anthropic_tool_choice"], select="anthropic and tool_choice")
 fault("anthropic_ignore_max_tokens", A, "max_tokens is ignored",
@@ -24,7 +26,7 @@ fault("anthropic_ignore_stop_sequences", A, "stop_sequences is ignored: the repl
 fault("anthropic_no_stop_sequence_value", A, "stop_reason stop_sequence but stop_sequence: null",
       ["anthropic_stop_sequence.wrong_value"], select="anthropic and reply_stop_sequence")
 fault("anthropic_tool_input_as_string", A, "tool_use input sent as a JSON string instead of an object",
-      ["message_schema", "anthropic_tool_use_input.not_object"], ["success_status"], select="anthropic and tool and not stream")
+      ["anthropic_tool_use_input.not_object"], ["message_schema", "success_status"], select="anthropic and tool and not stream")
 fault("anthropic_tool_input_missing_required", A, "tool_use input lacks the keys its input_schema requires",
       ["anthropic_tool_use_input"], select="anthropic and tool and not stream")
 
@@ -132,3 +134,9 @@ fault("anthropic_stream_stop_sequence_differs", A, "the streamed stop_sequence i
       ["stream_matches_message.stop_sequence"], select="anthropic and stream_matches")
 fault("anthropic_stream_tool_input_array", A, "input_json_delta pieces join to a JSON array, not an object",
       ["stream_tool_input.not_object"], ["anthropic_tool_use_input.not_object"], select="anthropic and stream_tool")
+fault("anthropic_zero_input_tokens", A, "usage.input_tokens is 0 for a non-empty prompt",
+      ["anthropic_usage"], select="anthropic and reply_message")
+fault("anthropic_zero_output_tokens", A, "usage.output_tokens is 0 for a non-empty reply",
+      ["anthropic_usage.output_zero"], select="anthropic and reply_message")
+fault("anthropic_stream_start_role_user", A, "message_start says role 'user'",
+      ["stream_event_schema"], select=AS)

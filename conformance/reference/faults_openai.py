@@ -10,7 +10,7 @@ fault("created_in_ms", "openai", "'created' in milliseconds instead of seconds",
 fault("bad_choice_index", "openai", "choices[].index starts at 1",
       ["choice_indexes"], select="basic")
 fault("bad_finish_reason", "openai", "finish_reason 'done' (not in the enum)",
-      ["chat_response_schema", "finish_reason_value.unknown"], select="basic")
+      ["finish_reason_value.unknown"], ["chat_response_schema"], select="basic")
 fault("bad_usage_arithmetic", "openai", "usage.total_tokens is not prompt + completion",
       ["usage_arithmetic"], select="basic or usage")
 fault("no_request_id", "openai", "no x-request-id response header",
@@ -88,7 +88,9 @@ fault("model_lookup_404", "openai", "GET /models/{id} answers 404 for a listed m
 
 # -- parameters of the extended tables (issue 3) ---------------------------------------------------------
 fault("ignore_n", "openai", "n is ignored: one choice whatever n asks (class 18)",
-      ["choice_indexes.n_ignored", "stream_n_choices"], select="test_n_choices")
+      ["choice_indexes.n_ignored"], select="test_n_choices and not stream")
+fault("ignore_n_stream", "openai", "n is ignored in a stream: one choice whatever n asks (class 18)",
+      ["stream_n_choices"], select="test_n_choices_stream", same_as="ignore_n")
 fault("ignore_max_tokens", "openai", "max_tokens is ignored",
       ["token_cap_honoured"], select="test_token_cap")
 fault("ignore_max_completion_tokens", "openai", "max_completion_tokens is ignored (class 20)",
@@ -106,8 +108,9 @@ fault("audio_output_no_data", "openai", "audio output carries empty audio data",
 fault("reject_reasoning_effort_value", "openai", "the documented reasoning_effort 'minimal' is rejected",
       ["documented_value_accepted"], select="test_reasoning_effort_accepted")
 fault("reasoning_content_object", "openai", "reasoning_content is an object instead of a string",
-      ["reasoning_shape", "stream_reasoning_shape"], ["chat_chunk_schema", "chat_response_schema"],
-      select="test_reasoning")
+      ["reasoning_shape"], ["chat_response_schema"], select="test_reasoning_effort_accepted")
+fault("stream_reasoning_content_object", "openai", "streamed reasoning_content deltas are objects instead of strings",
+      ["stream_reasoning_shape"], ["chat_chunk_schema"], select="test_reasoning_content_stream", same_as="reasoning_content_object")
 
 # -- messages (class 16) ------------------------------------------------------------------------------
 fault("reject_null_assistant_content", "openai", "an assistant history message with content null is rejected (class 16)",
@@ -121,14 +124,21 @@ fault("stream_tool_call_no_index", "openai", "streamed tool-call deltas carry no
 fault("stream_tool_call_header_repeated", "openai", "every tool-call delta repeats id, type and name (class 2)",
       ["stream_tool_call_header_once"], ["stream_tool_call_arguments.undeclared_name"], select="test_tool_call_stream")
 fault("tool_calls_finish_stop", "openai", "finish_reason 'stop' although the reply holds tool calls (class 9, a warning)",
-      ["finish_reason_value.stop_with_tool_calls", "stream_tool_calls_finish_reason.stop"], select="test_tool_call")
+      ["finish_reason_value.stop_with_tool_calls"], select="test_tool_call and not stream")
+fault("stream_tool_calls_finish_stop", "openai", "a stream with tool calls finishes with 'stop' (class 9, a warning)",
+      ["stream_tool_calls_finish_reason.stop"], select="test_tool_call_stream", same_as="tool_calls_finish_stop")
 fault("tool_arguments_object", "openai", "tool-call arguments sent as an object, not a JSON string (class 15)",
-      ["stream_tool_call_arguments.not_string", "tool_call_arguments.not_string"], ["chat_chunk_schema", "chat_response_schema"],
-      select="test_tool_call")
+      ["tool_call_arguments.not_string"], ["chat_response_schema"], select="test_tool_call and not stream")
+fault("stream_tool_arguments_object", "openai", "streamed tool-call argument deltas are objects, not strings (class 15)",
+      ["stream_tool_call_arguments.not_string"], ["chat_chunk_schema"], select="test_tool_call_stream", same_as="tool_arguments_object")
 fault("tool_arguments_empty", "openai", "arguments \"\" for a tool without parameters (class 15)",
       ["tool_call_arguments"], ["chat_response_schema"], select="test_tool_call and without_parameters")
-fault("ignore_tool_choice", "openai", "tool_choice is ignored (none, required and a forced function act as auto)",
-      ["tool_choice_honoured", "tool_choice_honoured.forced_other", "tool_choice_honoured.none_called"], select="test_tool_choice")
+fault("ignore_tool_choice", "openai", "tool_choice is ignored (none, required and a forced function act as auto): required gives no call",
+      ["tool_choice_honoured"], select="test_tool_choice and required")
+fault("ignore_tool_choice_none", "openai", "tool_choice is ignored: 'none' still calls a tool",
+      ["tool_choice_honoured.none_called"], select="test_tool_choice and none", same_as="ignore_tool_choice")
+fault("ignore_tool_choice_forced", "openai", "tool_choice is ignored: a forced function is not the one called",
+      ["tool_choice_honoured.forced_other"], select="test_tool_choice and forced", same_as="ignore_tool_choice")
 fault("ignore_parallel_tool_calls", "openai", "parallel_tool_calls: false is ignored",
       ["parallel_tool_calls_disabled"], select="test_parallel_tool_calls_disabled")
 
@@ -183,15 +193,25 @@ fault("usage_cached_exceeds_prompt", "openai", "prompt_tokens_details.cached_tok
 fault("usage_reasoning_exceeds_completion", "openai", "completion_tokens_details.reasoning_tokens exceeds completion_tokens",
       ["usage_arithmetic.reasoning_exceeds"], select=B)
 fault("tool_calls_finish_length", "openai", "finish_reason 'length' although the reply holds tool calls",
-      ["finish_reason_value", "stream_tool_calls_finish_reason"], select="test_tool_call")
+      ["finish_reason_value"], select="test_tool_call and not stream")
+fault("stream_tool_calls_finish_length", "openai", "a stream with tool calls finishes with 'length'",
+      ["stream_tool_calls_finish_reason"], select="test_tool_call_stream", same_as="tool_calls_finish_length")
 fault("tool_call_undeclared_name", "openai", "tool calls name a function that was not declared",
-      ["tool_call_arguments.undeclared_name", "stream_tool_call_arguments.undeclared_name"], select="test_tool_call")
+      ["tool_call_arguments.undeclared_name"], select="test_tool_call and not stream")
+fault("stream_tool_call_undeclared_name", "openai", "streamed tool calls name a function that was not declared",
+      ["stream_tool_call_arguments.undeclared_name"], select="test_tool_call_stream", same_as="tool_call_undeclared_name")
 fault("tool_arguments_truncated", "openai", "tool-call arguments lose their last character (not JSON)",
-      ["tool_call_arguments", "stream_tool_call_arguments"], select="test_tool_call")
+      ["tool_call_arguments"], select="test_tool_call and not stream")
+fault("stream_tool_arguments_truncated", "openai", "streamed tool-call arguments lose their last character (not JSON)",
+      ["stream_tool_call_arguments"], select="test_tool_call_stream", same_as="tool_arguments_truncated")
 fault("tool_arguments_array", "openai", "tool-call arguments are a JSON array, not an object",
-      ["tool_call_arguments.not_object", "stream_tool_call_arguments.not_object"], select="test_tool_call")
+      ["tool_call_arguments.not_object"], select="test_tool_call and not stream")
+fault("stream_tool_arguments_array", "openai", "streamed tool-call arguments join to a JSON array",
+      ["stream_tool_call_arguments.not_object"], select="test_tool_call_stream", same_as="tool_arguments_array")
 fault("tool_arguments_schema_mismatch", "openai", "tool-call arguments do not match the declared parameters",
-      ["tool_call_arguments.schema", "stream_tool_call_arguments.schema"], select="test_tool_call")
+      ["tool_call_arguments.schema"], select="test_tool_call and not stream")
+fault("stream_tool_arguments_schema_mismatch", "openai", "streamed tool-call arguments do not match the declared parameters",
+      ["stream_tool_call_arguments.schema"], select="test_tool_call_stream", same_as="tool_arguments_schema_mismatch")
 fault("duplicate_tool_call_id", "openai", "parallel tool calls share one id",
       ["tool_call_arguments.duplicate_id"], select="test_parallel_tool_calls and not disabled and not stream")
 fault("stream_tool_call_no_id", "openai", "the first delta of a streamed tool call has id null",
