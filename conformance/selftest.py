@@ -170,6 +170,15 @@ def render_table(results: list[FaultResult]) -> str:
     for r in results:
         verdict = "caught" if r.ok else f"NOT OK (missing: {', '.join(sorted(r.missing)) or '-'}; unexpected: {', '.join(sorted(r.unexpected)) or '-'}{'; ' + r.error if r.error else ''})"
         lines.append(f"| `{r.fault.name}` | {r.fault.protocol} | {', '.join(r.fault.expect)} | {', '.join(sorted(r.fired)) or '-'} | {verdict} |")
+    lines += ["", "## Rules × faults", "", "| rule | proven by (fault: a case where it fired) |", "|---|---|"]
+    from conformance.reference.faults import coverage, exemption
+
+    by_name = {r.fault.name: r for r in results}
+    for rid, names in coverage().items():
+        proofs = [f"`{n}`: {by_name[n].where[rid][0]}" for n in names if n in by_name and by_name[n].ok and rid in by_name[n].where]
+        if not proofs:
+            proofs = [f"not proven in this run ({', '.join(names)})" if names else f"no fault needed: {exemption(rid)}" if exemption(rid) else "NO FAULT"]
+        lines.append(f"| `{rid}` | {'; '.join(proofs)} |")
     return "\n".join(lines) + "\n"
 
 

@@ -50,7 +50,7 @@ fault("anthropic_stream_no_stop_reason", A, "message_delta carries stop_reason: 
 fault("anthropic_stream_zero_start_usage", A, "message_start usage is 0/0 (class 24)",
       ["stream_usage.zero"], select="anthropic and stream")
 fault("anthropic_stream_no_delta_usage", A, "message_delta carries no usage (class 24)",
-      ["stream_event_schema", "stream_usage"], ["anthropic_stop_reason.max_tokens_below_cap"], select="anthropic and stream")
+      ["stream_usage"], ["stream_event_schema", "anthropic_stop_reason.max_tokens_below_cap"], select="anthropic and stream")
 fault("anthropic_stream_tool_json_broken", A, "input_json_delta pieces do not concatenate to valid JSON",
       ["stream_tool_input"], ["anthropic_tool_use_input.not_object"], select="anthropic and stream_tool")
 fault("anthropic_stream_differs", A, "the streamed reply differs from the non-streamed one",
