@@ -67,10 +67,6 @@ _load_declarations()
 # Rules no reference-server fault needs to prove, each with the reason (checked by tests/test_faults.py:
 # every other rule has a fault that expects it). A check name stands for all of its rules.
 NO_FAULT_NEEDED: dict[str, str] = {
-    "feature_refused": "raised by the case when the target refuses a documented feature; proven by the "
-                       "verdict tests (tests/test_retry.py, conformance.verdicts.classify_refusal), not by a reply fault",
-    "feature_refused.auth": "a 401/403 on a valid request: proven by the verdict tests like feature_refused",
-    "feature_refused.not_found": "a 404 on a documented request: proven by the verdict tests like feature_refused",
     "extension_fields.missing": "no shipped profile documents an extension field as always present, so no reference "
                                 "server emulation can leave one out; proven by tests/test_faults.py::"
                                 "test_a_required_extension_field_that_is_missing_is_reported",

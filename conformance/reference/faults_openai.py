@@ -286,3 +286,12 @@ fault("routing_model_disagrees", "openai", "the reply's model is not the model t
       ["routing_metadata.model_disagrees"], **R)
 fault("routing_no_provider", "openai", "routing metadata lacks used_provider",
       ["routing_metadata.provider"], ["extension_fields"], **R)
+
+# -- refusals of a documented parameter (conformance.verdicts.classify_refusal) -----------------------------
+T = "test_param_accepted and temperature"
+fault("refuse_temperature", "openai", "temperature, which the profile documents as required, is refused with 400",
+      ["feature_refused"], select=T)
+fault("refuse_temperature_401", "openai", "a valid, authenticated request with temperature is refused with 401",
+      ["feature_refused.auth"], select=T)
+fault("refuse_temperature_404", "openai", "a documented request with temperature is answered 404",
+      ["feature_refused.not_found"], select=T)

@@ -566,6 +566,13 @@ def faulted_request(ctx: RequestContext, body: dict[str, Any]) -> dict[str, Any]
     for name, param in dropped.items():
         if ctx.fault(name):
             body.pop(param, None)
+    if "temperature" in body:  # refusals of a parameter the profile documents as required
+        if ctx.fault("refuse_temperature"):
+            raise ApiError("unsupported_parameter", "temperature is not supported.", "temperature")
+        if ctx.fault("refuse_temperature_401"):
+            raise ApiError("invalid_api_key", "temperature requires another plan.")
+        if ctx.fault("refuse_temperature_404"):
+            raise ApiError("model_not_found", "no model here supports temperature.", "model")
     if ctx.fault("forced_tool_choice_as_none") and isinstance(body.get("tool_choice"), dict):
         body["tool_choice"] = "none"
     if ctx.fault("ignore_json_schema") and (body.get("response_format") or {}).get("type") == "json_schema":
