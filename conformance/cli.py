@@ -9,37 +9,36 @@ fallback folder.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import json
 import math
 import os
 import sys
-import tempfile
-from pathlib import Path
-from typing import Any, Iterator, NoReturn, Sequence
+from typing import Any, NoReturn, Sequence
 
 from conformance import __version__
-from conformance.errors import EXIT_FAILURES, EXIT_OK, EXIT_REPORT_FALLBACK, EXIT_USAGE, ConfigError, ConformanceError
+from conformance.errors import EXIT_OK, EXIT_USAGE, ConfigError, ConformanceError
 from conformance.findings import Strictness
+from conformance.reference.tolerances import check_names as check_tolerances
 from conformance.target import (
+    AUTO_FIRST,
     CAPABILITIES,
+    PROTOCOLS,
     DEFAULT_KEY_ENV,
-    RUN_CONFIG_ENV,
     RunConfig,
     Target,
     check_base_url,
+    budgets_from,
     check_profiles,
     check_writable_dir,
     find_config_file,
     limits_from,
     line_of,
+    missing_key_error,
     parse_header,
     profile_list,
     profile_names,
     validate_table,
 )
 
-SUITES_DIR = Path(__file__).resolve().parent / "suites"
 
 
 class Parser(argparse.ArgumentParser):
@@ -80,10 +79,19 @@ def build_parser() -> Parser:
 
     run = sub.add_parser("run", help="run the suite against a target (default: the embedded reference server)")
     run.add_argument("--base-url", help="target base URL, e.g. https://api.example.com/v1 (default: the embedded reference server)")
-    run.add_argument("--model", help="model for general cases")
+    run.add_argument("--model", help=f"model for general cases of every protocol; '{AUTO_FIRST}': the first model GET /models lists (default: none; "
+                     "a target without one stops with the list of models it serves)")
     for capability in CAPABILITIES:
         run.add_argument(f"--model-{capability}", metavar="MODEL", help=f"model for {capability} cases (default: --model)")
+    run.add_argument("--max-tokens", type=int, metavar="N", help="token budget of every case (default 256; config: [limits] max_tokens)")
+    for capability in CAPABILITIES:
+        run.add_argument(f"--max-tokens-{capability}", type=int, metavar="N", help=f"token budget of {capability} cases (config: [limits] max_tokens_{capability})")
+    for protocol in PROTOCOLS:
+        run.add_argument(f"--{protocol}-model", metavar="MODEL", help=f"model for {protocol} cases (default: --model)")
+        for capability in CAPABILITIES:
+            run.add_argument(f"--{protocol}-model-{capability}", metavar="MODEL", help=argparse.SUPPRESS)
     run.add_argument("--api-key-env", metavar="NAME", help=f"environment variable holding the API key (default {DEFAULT_KEY_ENV}, falling back to OPENAI_API_KEY)")
+    run.add_argument("--no-auth", action="store_true", help="the target has no authentication: send no key; the auth-rejection cases are skipped")
     run.add_argument("--profile", action="append", metavar="NAME", help="profile(s) to check against, repeatable or comma separated (see 'conformance profiles')")
     run.add_argument("--config", metavar="FILE", help="config file (default: ./conformance.toml, or [tool.conformance] in ./pyproject.toml)")
     run.add_argument("--report-dir", metavar="DIR", help="where reports are written (default: reports)")
@@ -93,6 +101,7 @@ def build_parser() -> Parser:
     run.add_argument("--disable-check", action="append", default=[], metavar="CHECK", help="switch a check off by name (see 'conformance checks')")
     run.add_argument("--timeout", type=seconds, metavar="SECONDS", help="total time allowed for one exchange (default 120)")
     run.add_argument("--fault", action="append", default=[], metavar="NAME", help="embedded server only: inject a named fault (see 'conformance faults')")
+    run.add_argument("--tolerance", action="append", default=[], metavar="NAME", help="embedded server only: show a named legal variation (see 'conformance tolerances')")
     run.add_argument("-k", dest="keyword", metavar="EXPR", help="only run cases matching the pytest -k expression")
     run.add_argument("-m", dest="markexpr", metavar="EXPR", help="only run cases matching the pytest -m expression")
     run.add_argument("-x", "--exitfirst", action="store_true", help="stop at the first failing case")
@@ -102,13 +111,17 @@ def build_parser() -> Parser:
     run.add_argument("--alluredir", metavar="DIR", help="also write Allure results to DIR")
     run.add_argument("--baseline", metavar="FILE", help="known deviations (TOML [[known]] entries): only failures outside it fail the run")
     run.add_argument("--force", action="store_true", help="run even when the target's GET /models answers broken or not like an LLM API")
+    run.add_argument("--clients", action="append", default=[], metavar="LANE", help="also make live calls through real clients: node (see 'conformance clients')")
 
     serve = sub.add_parser("serve", help="run the reference server alone")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
     serve.add_argument("--profile", action="append", metavar="NAME", help="emulate these profiles (default: crossmodel-openai, crossmodel-anthropic)")
     serve.add_argument("--fault", action="append", default=[], metavar="NAME", help="inject a named fault into every response")
+    serve.add_argument("--tolerance", action="append", default=[], metavar="NAME", help="show a named legal variation in every response (combinable; see 'conformance tolerances')")
     serve.add_argument("--api-key-env", default=DEFAULT_KEY_ENV, metavar="NAME", help=f"environment variable holding the key the server accepts (default {DEFAULT_KEY_ENV})")
+    serve.add_argument("--latency", type=float, default=0.0, metavar="MS", help="wait MS milliseconds before each /v1 response starts (simulates network and model latency)")
+    serve.add_argument("--chunk-delay", type=float, default=0.0, metavar="MS", help="wait MS milliseconds before each further chunk of a body, e.g. between stream events")
 
     selftest = sub.add_parser("selftest", help="prove the rules: run the suite against every named fault of the reference server")
     selftest.add_argument("--fault", action="append", default=[], metavar="NAME", help="only these faults")
@@ -117,9 +130,13 @@ def build_parser() -> Parser:
 
     _add_check_command(sub)
 
-    sub.add_parser("checks", help="list every named check")
+    checks = sub.add_parser("checks", help="list every named check; 'checks rules': every rule id; 'checks show RULE': one rule explained")
+    checks.add_argument("action", nargs="?", choices=["show", "explain", "rules"], help="show (or explain) RULE: source, severity per strictness, the fault that proves it, an example; rules: every rule id")
+    checks.add_argument("rule", nargs="?", metavar="RULE", help="a rule id (e.g. stream_done_terminator) or a check name")
+    checks.add_argument("--no-example", action="store_true", help="show: do not run the proving fault for an example exchange")
     faults = sub.add_parser("faults", help="list the reference server's named faults")
     faults.add_argument("--coverage", action="store_true", help="print rule × fault: the faults that prove each rule (exit 1 when a rule has none)")
+    sub.add_parser("tolerances", help="list the reference server's named tolerances (legal variations)")
     _add_optional_commands(sub)
     return parser
 
@@ -137,8 +154,8 @@ def _add_check_command(sub: Any) -> None:
 
 
 def _add_optional_commands(sub: Any) -> None:
-    """Commands contributed by other modules (reports, profiles, proxy)."""
-    for module_name in ("conformance.report.cli", "conformance.profiles_cli", "conformance.proxy.cli"):
+    """Commands contributed by other modules (reports, profiles, proxy, bench, clients)."""
+    for module_name in ("conformance.report.cli", "conformance.profiles_cli", "conformance.proxy.cli", "conformance.bench", "conformance.clients.cli"):
         try:
             module = __import__(module_name, fromlist=["register"])
         except ImportError:
@@ -172,7 +189,7 @@ def resolve_run(args: argparse.Namespace) -> RunConfig:
     check_writable_dir(report_dir, "--report-dir", where)  # before any request: a run must be able to leave its results
     if getattr(args, "alluredir", None):
         check_writable_dir(args.alluredir, "--alluredir")
-    return RunConfig(targets=targets, strictness=strictness, report_dir=report_dir, disable_checks=disabled, baseline=baseline)
+    return RunConfig(targets=targets, strictness=strictness, report_dir=report_dir, disable_checks=disabled, baseline=baseline, interface="cli")
 
 
 def _target_from(scope: dict[str, Any], args: argparse.Namespace, i: int, count: int) -> Target:
@@ -182,10 +199,19 @@ def _target_from(scope: dict[str, Any], args: argparse.Namespace, i: int, count:
         value = getattr(args, f"model_{capability}")
         if value:
             models[capability] = value
+    for protocol in PROTOCOLS:
+        if getattr(args, f"{protocol}_model", None):
+            models[protocol] = getattr(args, f"{protocol}_model")
+        for capability in CAPABILITIES:
+            value = getattr(args, f"{protocol}_model_{capability}", None)
+            if value:
+                models[f"{protocol}_{capability}"] = value
     headers = dict(scope.get("headers") or {})
     headers.update(dict(parse_header(h) for h in args.header))
     profiles = [p for value in (args.profile or []) for p in profile_names(value)] or profile_list(scope.get("profile"))
     limits = limits_from(scope.get("timeouts"), scope.get("max_response_bytes"))
+    budgets = budgets_from(scope.get("limits"), {"max_tokens": args.max_tokens,
+                                                 **{f"max_tokens_{c}": getattr(args, f"max_tokens_{c}") for c in CAPABILITIES}})
     if args.timeout is not None:  # validated by argparse: positive and finite
         limits = limits_from({"total": args.timeout, "read": min(args.timeout, limits.read_s)}, None, limits)
     target = Target(
@@ -198,9 +224,12 @@ def _target_from(scope: dict[str, Any], args: argparse.Namespace, i: int, count:
         headers=headers,
         image_url=args.image_url or scope.get("image_url"),
         limits=limits,
+        budgets=budgets,
+        auth="none" if getattr(args, "no_auth", False) else scope.get("auth", "key"),
     )
-    if target.base_url and not target.model and not _model_optional(target):
-        raise ConfigError(f"target {target.name}: --model is required with --base-url (or set model in the config file)")
+    if target.embedded:  # the embedded server's models come from its profiles: auto-first is what it does anyway
+        target.model = None if target.model == AUTO_FIRST else target.model
+        target.models = {k: v for k, v in target.models.items() if v != AUTO_FIRST}
     return target
 
 
@@ -208,6 +237,45 @@ def _model_optional(target: Target) -> bool:
     from conformance import profiles
 
     return any(not profiles.load(p).get(proto, "model_required", default=True) for p in target.profiles for proto in profiles.load(p).protocols)
+
+
+def check_credentials(target: Target) -> None:
+    """An unset or empty key variable is one line naming it, before any case runs (embedded: its own key)."""
+    problem = missing_key_error(target, "cli")
+    if problem:
+        raise ConfigError(problem)
+
+
+def resolve_models(target: Target) -> None:
+    """Every protocol in scope needs a model: without one (or with 'auto-first'), ask the target's
+    GET /models; stop with one line listing what it serves, or take the first with 'auto-first'."""
+    from conformance import profiles
+    from conformance.preflight import served_models
+    from conformance.target import EXTERNAL_PROFILES, option
+
+    names = target.profiles or EXTERNAL_PROFILES
+    protocols = [proto for proto in PROTOCOLS if any(proto in profiles.load(p).protocols for p in names)]
+    if _model_optional(target):
+        protocols = []
+    auto = [key for key, value in [("model", target.model), *target.models.items()] if value == AUTO_FIRST]
+    missing = [proto for proto in protocols if not target.model_for(None, proto)]
+    if not auto and not missing:
+        return
+    served, problem = served_models(target)
+    if auto and served:
+        for key in auto:
+            if key == "model":
+                target.model = served[0]
+            else:
+                target.models[key] = served[0]
+        print(f"conformance: target {target.name}: using {served[0]}, the first model GET /models lists ({AUTO_FIRST})", file=sys.stderr, flush=True)
+        return
+    flags = " or ".join([option("model")] + [option(f"{proto}_model") for proto in missing if len(protocols) > 1])
+    what = f"no model given for {' and '.join(missing)} cases" if missing else f"{AUTO_FIRST} needs a model list"
+    if served:
+        shown = ", ".join(served[:12]) + (f" (and {len(served) - 12} more)" if len(served) > 12 else "")
+        raise ConfigError(f"target {target.name}: {what}; it serves: {shown} (pass {flags} NAME, or {option('model')} {AUTO_FIRST} to use the first)")
+    raise ConfigError(f"target {target.name}: {what}, and GET /models does not list any ({problem}): pass {flags} NAME")
 
 
 def _check_check_names(names: list[str]) -> None:
@@ -226,112 +294,36 @@ def preflight(target: Target, force: bool = False) -> None:
     check_target(target, force=force)
 
 
-class RunOutcome:
-    """A pytest plugin object for the in-process run: what the session wrote, and any problem doing so."""
-
-    def __init__(self) -> None:
-        self.written: list[Path] = []
-        self.report_problem: str | None = None
-
-    def pytest_unconfigure(self, config: Any) -> None:
-        self.written = list(getattr(config, "_conformance_written", []) or [])
-        self.report_problem = getattr(config, "_conformance_report_problem", None)
-
-
-@contextlib.contextmanager
-def embedded_server(target: Target, faults: list[str]) -> Iterator[None]:
-    """Start the reference server for an embedded target; expose it to the plugin (and workers)."""
-    from conformance.pytest_plugin import EMBEDDED_ENV
-    from conformance.reference.app import DEFAULT_PROFILES, ServerSettings, new_api_key
-    from conformance.reference.faults import FAULTS
-    from conformance.reference.server import EmbeddedServer
-
-    for fault in faults:
-        if fault not in FAULTS:
-            raise ConfigError(f"unknown fault '{fault}' (see 'conformance faults')")
-    key = new_api_key()
-    settings = ServerSettings(api_keys=frozenset({key}), profiles=tuple(target.profiles or DEFAULT_PROFILES), faults=frozenset(faults))
-    with EmbeddedServer(settings) as server:
-        previous = os.environ.get(EMBEDDED_ENV)
-        os.environ[EMBEDDED_ENV] = f"{server.base_url}|{key}"
-        try:
-            yield
-        finally:
-            if previous is None:
-                os.environ.pop(EMBEDDED_ENV, None)
-            else:
-                os.environ[EMBEDDED_ENV] = previous
-
-
-def pytest_args(args: argparse.Namespace) -> list[str]:
-    out = [str(SUITES_DIR), "-c", str(SUITES_DIR / "pytest.ini"), "--rootdir", str(SUITES_DIR)]
-    if not _plugin_registered():
-        out += ["-p", "conformance.pytest_plugin"]
-    if args.keyword:
-        out += ["-k", args.keyword]
-    if args.markexpr:
-        out += ["-m", args.markexpr]
-    if args.exitfirst:
-        out.append("-x")
-    if args.workers:
-        out += ["-n", str(args.workers)]
-    if args.alluredir:
-        out += ["--alluredir", args.alluredir]
-    out += ["-v"] if args.verbose else ["-q"]
-    if args.quiet:
-        out += ["-q", "--no-header", "-p", "no:warnings"]
-    if args.verbose:
-        out += ["-o", "console_output_style=count", "-rfE"]
-    else:  # a progress line (conformance/progress.py) instead of pytest's dots
-        out += ["--conformance-progress", "quiet" if args.quiet else "auto", "-o", "console_output_style=classic", "-rN"]
-    return out
-
-
-def _plugin_registered() -> bool:
-    from importlib.metadata import entry_points
-
-    return any(ep.value == "conformance.pytest_plugin" for ep in entry_points(group="pytest11"))
-
-
 def command_run(args: argparse.Namespace) -> int:
-    import pytest
+    from conformance import runner
 
     run = resolve_run(args)
+    _ask_clients(args.clients)
+    if getattr(args, "no_auth", False) and any(t.embedded for t in run.targets):
+        raise ConfigError("--no-auth applies to a target (--base-url): the embedded reference server has its own key")
     if args.fault and not all(t.embedded for t in run.targets):
         raise ConfigError("--fault applies to the embedded reference server only (drop --base-url)")
+    if args.tolerance and not all(t.embedded for t in run.targets):
+        raise ConfigError("--tolerance applies to the embedded reference server only (drop --base-url)")
+    check_tolerances(args.tolerance)
     for target in run.targets:
         if not target.embedded:
             preflight(target, force=args.force)
-    if len(run.targets) > 1:
-        from conformance.report.cli import run_many  # several targets: one run each, then the matrix
-
-        return run_many(run, args, pytest_args(args))
-    target = run.targets[0]
-    outcome = RunOutcome()
-    with tempfile.TemporaryDirectory(prefix="conformance-") as tmp:
-        config_file = Path(tmp) / "run.json"
-        config_file.write_text(run.to_json())
-        os.environ[RUN_CONFIG_ENV] = str(config_file)
-        try:
-            with embedded_server(target, args.fault) if target.embedded else contextlib.nullcontext():
-                code = pytest.main(pytest_args(args), plugins=[outcome])
-        finally:
-            os.environ.pop(RUN_CONFIG_ENV, None)
-    if outcome.report_problem:  # the report dir failed at the end: say where results.json went
-        print(f"conformance: error: {outcome.report_problem}", file=sys.stderr)
-        return EXIT_REPORT_FALLBACK
-    from conformance.report.cli import append_step_summary
-
-    append_step_summary(run.report_dir)
-    return exit_code(int(code), args)
+            check_credentials(target)
+            resolve_models(target)
+    return runner.run(run, args)
 
 
-def exit_code(code: int, args: argparse.Namespace) -> int:
-    if code in (0, 1, 3):
-        return code
-    if code == 5:
-        raise ConfigError(f"no case matched the selection ({' '.join(filter(None, [args.keyword and '-k ' + args.keyword, args.markexpr and '-m ' + args.markexpr]))})")
-    return EXIT_USAGE
+def _ask_clients(values: list[str]) -> None:
+    """``--clients node``: collect the client lane's live cases (conformance/suites/clients)."""
+    from conformance.clients import CLIENTS_ENV, LANES
+
+    lanes = [part.strip() for value in values for part in value.split(",") if part.strip()]
+    for lane in lanes:
+        if lane not in LANES:
+            raise ConfigError(f"unknown client lane '{lane}' (known: {', '.join(sorted(LANES))})")
+    if lanes:
+        os.environ[CLIENTS_ENV] = ",".join(lanes)
 
 
 # -- serve, checks, faults ---------------------------------------------------------------------------
@@ -345,14 +337,21 @@ def command_serve(args: argparse.Namespace) -> int:
     for fault in args.fault:
         if fault not in FAULTS:
             raise ConfigError(f"unknown fault '{fault}' (see 'conformance faults')")
+    check_tolerances(args.tolerance)
     if not 0 <= args.port <= 65535:
         raise ConfigError(f"--port {args.port} is not a port number")
+    for option, value in (("--latency", args.latency), ("--chunk-delay", args.chunk_delay)):
+        if not 0 <= value <= 600_000:
+            raise ConfigError(f"{option} must be between 0 and 600000 milliseconds, not {value:g}")
     key = os.environ.get(args.api_key_env)
     if not key:
         raise ConfigError(f"set the API key the server should accept in ${args.api_key_env} (e.g. export {args.api_key_env}=sk-local-test)")
-    settings = ServerSettings(api_keys=frozenset({key}), profiles=tuple(profiles), faults=frozenset(args.fault))
+    settings = ServerSettings(api_keys=frozenset({key}), profiles=tuple(profiles), faults=frozenset(args.fault), tolerances=frozenset(args.tolerance),
+                              latency_ms=args.latency, chunk_delay_ms=args.chunk_delay)
     print(f"reference server: http://{args.host}:{args.port}/v1 emulating {', '.join(profiles)}; models: {', '.join(model_ids(settings))}")
-    print(f"auth: the key in ${args.api_key_env}" + (f"; faults: {', '.join(args.fault)}" if args.fault else ""))
+    delays = [f"latency {args.latency:g} ms"] * bool(args.latency) + [f"chunk delay {args.chunk_delay:g} ms"] * bool(args.chunk_delay)
+    print(f"auth: the key in ${args.api_key_env}" + (f"; faults: {', '.join(args.fault)}" if args.fault else "")
+          + (f"; tolerances: {', '.join(args.tolerance)}" if args.tolerance else "") + (f"; {', '.join(delays)}" if delays else ""))
     sys.stdout.flush()
     serve_forever(settings, args.host, args.port)
     return EXIT_OK
@@ -360,6 +359,20 @@ def command_serve(args: argparse.Namespace) -> int:
 
 def command_checks(args: argparse.Namespace) -> int:
     from conformance.checks import load_all
+
+    action = getattr(args, "action", None)
+    if action in ("show", "explain"):
+        if not args.rule:
+            raise ConfigError(f"checks {action} needs a rule id, e.g. 'conformance checks {action} stream_done_terminator'")
+        from conformance.explain import command_show
+
+        return command_show(args.rule, with_example=not args.no_example)
+    if action == "rules":
+        from conformance.explain import command_rules
+
+        return command_rules()
+    if getattr(args, "rule", None):
+        raise ConfigError(f"unexpected '{args.rule}' (did you mean 'conformance checks show {args.rule}'?)")
 
     for name, info in sorted(load_all().items()):
         cls = f"class {info.cls}" if info.cls else "-"
@@ -394,6 +407,21 @@ def print_fault_coverage() -> int:
     return 1 if missing else EXIT_OK
 
 
+def command_tolerances(args: argparse.Namespace) -> int:
+    from conformance.reference.tolerances import TOLERANCES
+
+    for name, item in sorted(TOLERANCES.items()):
+        notes = []
+        if item.risky:
+            notes.append("may WARN: " + ", ".join(item.risky))
+        if item.strict_rules:
+            notes.append("strict FAIL: " + ", ".join(item.strict_rules))
+        if item.conflicts:
+            notes.append("not with: " + ", ".join(item.conflicts))
+        print(f"{name:30} {item.protocol:9} {item.description}" + (f"  [{'; '.join(notes)}]" if notes else ""))
+    return EXIT_OK
+
+
 def command_check(args: argparse.Namespace) -> int:
     from conformance.capture.check import command_check as run_check
 
@@ -407,7 +435,8 @@ def command_selftest(args: argparse.Namespace) -> int:
     return run_selftest(args)
 
 
-COMMANDS = {"run": command_run, "serve": command_serve, "checks": command_checks, "faults": command_faults, "selftest": command_selftest, "check": command_check}
+COMMANDS = {"run": command_run, "serve": command_serve, "checks": command_checks, "faults": command_faults, "tolerances": command_tolerances,
+            "selftest": command_selftest, "check": command_check}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -85,7 +85,7 @@ def matches(pattern: str, ids: Iterable[str]) -> list[str]:
 
 def collected_case_ids() -> list[str]:
     """Every case id of the shipped suites, as ``pytest --collect-only`` lists it."""
-    from conformance.cli import _plugin_registered
+    from conformance.runner import _plugin_registered
 
     cmd = [sys.executable, "-m", "pytest", str(SUITES_DIR), "-c", str(SUITES_DIR / "pytest.ini"), "--rootdir", str(SUITES_DIR),
            "--collect-only", "-q"]

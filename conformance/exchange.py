@@ -48,8 +48,15 @@ class Exchange:
         return self.events is not None
 
     def json_events(self) -> list[tuple[int, SSEEvent]]:
-        """(position, event) for every event that carries parsed JSON."""
-        return [(i, e) for i, e in enumerate(self.events or []) if e.json is not None]
+        """(position, event) for every event that carries parsed JSON (computed once per events
+        list: every stream check asks, and a stream may have a million events)."""
+        events = self.events or []
+        cached = self.__dict__.get("_json_events")
+        if cached is not None and cached[0] is events and cached[1] == len(events):
+            return cached[2]
+        found = [(i, e) for i, e in enumerate(events) if e.json is not None]
+        self.__dict__["_json_events"] = (events, len(events), found)
+        return found
 
     def ptr(self, suffix: str = "") -> str:
         """JSON pointer into this exchange's response body."""
@@ -137,9 +144,12 @@ class Recorder:
         return ex
 
     def _redact_event(self, event: SSEEvent) -> SSEEvent:
-        event.data = self.redactor.text(event.data)
-        if event.json is not None:
+        data = self.redactor.text(event.data)
+        # The parsed JSON needs its own pass only when the text had a secret or escapes: without
+        # a backslash, every string in the JSON is a verbatim piece of the text already scanned.
+        if event.json is not None and (data != event.data or "\\" in event.data):
             event.json = self.redactor.obj(event.json)
+        event.data = data
         return event
 
 

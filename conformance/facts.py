@@ -79,7 +79,7 @@ class JudgeContext:
     profiles: list[str] = field(default_factory=lambda: ["openai", "anthropic"])
     strictness: Strictness = Strictness.COMPATIBLE
     disabled: frozenset[str] = frozenset()
-    now: float | None = None  # the clock time-dependent rules compare with (an offline capture's own time); None: the local clock
+    now: float | None = None  # the clock time-dependent rules compare with (an offline capture's own time); None: the reply's Date header, never the local clock
     _schemas: Any = None
     _profile_cache: dict[str, Any] = field(default_factory=dict)
 

@@ -13,6 +13,7 @@ case (the expectation of this request: it must succeed, it must be refused with 
 
 from __future__ import annotations
 
+import re
 from typing import Any, Callable, Iterable
 
 from conformance.exchange import Exchange
@@ -64,13 +65,122 @@ def applicable(exchange: Exchange, context: JudgeContext, facts: Facts | None = 
     return out
 
 
+# -- replies cut by the token limit ------------------------------------------------------------------
+# The checks that judge a reply as complete (tool-call arguments and their schema, finish/stop
+# reason expectations, tool_choice, JSON replies, a tool's streamed input). A reply that ended by the
+# token limit cannot be held to them: their failures become inconclusive (WARN with the reason).
+NEEDS_COMPLETE_REPLY = frozenset({
+    "check_tool_call_arguments", "check_stream_tool_call_arguments", "check_stream_tool_calls_finish_reason",
+    "check_finish_reason_value", "check_tool_choice_honoured", "check_json_reply",
+    "check_anthropic_tool_use_input", "check_anthropic_stop_reason", "check_anthropic_tool_choice", "check_stream_tool_input",
+})
+from conformance.verdicts import CUT_BY_LIMIT  # noqa: E402 - the reason the verdict shows
+
+
+def truncation(exchange: Exchange | None) -> str | None:
+    """How the reply says it ended by the token limit ('finish_reason length', 'stop_reason
+    max_tokens'), or None when it did not."""
+    if exchange is None:
+        return None
+    bodies: list[Any] = [e.json for e in exchange.events or [] if isinstance(e.json, dict)] if exchange.is_sse else [exchange.body]
+    for body in bodies:
+        if not isinstance(body, dict):
+            continue
+        for choice in body.get("choices") or []:
+            if isinstance(choice, dict) and choice.get("finish_reason") == "length":
+                return "finish_reason length"
+        for holder in (body, body.get("delta"), body.get("message")):
+            if isinstance(holder, dict) and holder.get("stop_reason") == "max_tokens":
+                return "stop_reason max_tokens"
+    return None
+
+
+def soften_truncated(check_name: str, findings: list[Finding], exchange: Exchange | None) -> list[Finding]:
+    """A rule that needs a complete reply, on a reply cut by the token limit: its failures are
+    inconclusive (WARN, "cut by the token limit"), in either reading."""
+    if check_name not in NEEDS_COMPLETE_REPLY or not any(f.severity is Severity.ERROR for f in findings):
+        return findings
+    why = truncation(exchange)
+    if why is None:
+        return findings
+    from dataclasses import replace
+
+    return [replace(f, severity=Severity.WARNING, message=f"{CUT_BY_LIMIT} ({why}): {f.message}") if f.severity is Severity.ERROR else f
+            for f in findings]
+
+
+# -- sources: each finding cites the active profile's documents ------------------------------------
+_DOCUMENT = re.compile(r"^(?P<name>[A-Za-z][A-Za-z ]*?)\s+\d{3}\b")
+_RULE_NOTE = re.compile(r"\(rule: (?P<source>[^()]*(?:\([^()]*\)[^()]*)*)\)")
+
+
+def vendor_documents() -> dict[str, set[str]]:
+    """Citation name of each vendor document ('CrossModel', 'LLM Gateway', 'CryptGPT') → the
+    profiles it belongs to: the profiles that name their documents."""
+    from conformance import profiles
+
+    out: dict[str, set[str]] = {}
+    for profile in profiles.load_all():
+        if profile.layers.get(profile.name, {}).get("documents"):
+            match = _DOCUMENT.match(profile.profile_source())
+            if match:
+                out.setdefault(match["name"].strip(), set()).add(profile.name)
+    return out
+
+
+def cite(source: str, profile: Any) -> str:
+    """``source`` as the active profile cites it: the citations of another profile's vendor document
+    are dropped (a generic profile never cites CrossModel); when nothing is left, the profile's
+    own base document."""
+    if not source or profile is None:
+        return source
+    foreign = [name for name, owners in _vendors().items() if not owners & set(profile.chain)]
+    if not any(name in source for name in foreign):
+        return source
+    kept: list[str] = []
+    dropping = False
+    for part in (p.strip() for p in source.split(";")):
+        if any(part.startswith(name) for name in foreign):
+            dropping = True
+        elif not (dropping and re.match(r"^\d{3}\b", part)):  # '000 §…' continues the dropped document
+            dropping = False
+            kept.append(part)
+    if kept:
+        return "; ".join(kept)
+    base = profile.chain[-1] if profile.chain else profile.name
+    return profile.profile_source(base)
+
+
+def cited(findings: list[Finding], profile: Any) -> list[Finding]:
+    """Findings whose source (and any '(rule: …)' note in the message) cite the active profile."""
+    from dataclasses import replace
+
+    out = []
+    for f in findings:
+        message = _RULE_NOTE.sub(lambda m: f"(rule: {cite(m['source'], profile)})", f.message) if "(rule: " in f.message else f.message
+        source = cite(f.source, profile)
+        out.append(f if (source, message) == (f.source, f.message) else replace(f, source=source, message=message))
+    return out
+
+
+_VENDORS: dict[str, set[str]] | None = None
+
+
+def _vendors() -> dict[str, set[str]]:
+    global _VENDORS
+    if _VENDORS is None:
+        _VENDORS = vendor_documents()
+    return _VENDORS
+
+
 def judge(exchange: Exchange, context: JudgeContext) -> list[Finding]:
     """Every finding of every applicable rule for one exchange. Never raises for a broken
     exchange: a check that cannot evaluate it reports that as a warning, never as a FAIL."""
     findings: list[Finding] = []
-    for entry, args in applicable(exchange, context):
+    facts = facts_of(exchange, context.paths())
+    for entry, args in applicable(exchange, context, facts):
         findings.extend(run_check(entry.check, args, context.strictness, exchange))
-    return findings
+    return cited(findings, context.profile(facts.protocol))
 
 
 def run_check(check: Callable[..., Iterable[Any]], args: tuple[Any, ...], strictness: Strictness, exchange: Exchange | None = None) -> list[Finding]:
@@ -78,7 +188,7 @@ def run_check(check: Callable[..., Iterable[Any]], args: tuple[Any, ...], strict
     from conformance.checks import evaluate, info_of
 
     try:
-        return evaluate(check, *args, strictness=strictness)
+        return soften_truncated(info_of(check).name, evaluate(check, *args, strictness=strictness), exchange)
     except RecursionError:
         reason = "the response is nested too deeply to evaluate"
     except Exception as exc:  # noqa: BLE001 - a hostile body must never crash a run

@@ -33,6 +33,16 @@ def _openai_cap(f: Facts) -> tuple[int, str] | None:
     return None
 
 
+def _reply_time(x: Exchange) -> float | None:
+    """When the server made the reply, from its Date header (None without a readable one)."""
+    from email.utils import parsedate_to_datetime
+
+    try:
+        return parsedate_to_datetime(x.headers.get("date", "")).timestamp()
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
 def _tool_mode(choice: Any) -> tuple[str, str | None] | None:
     if choice in ("none", "required"):
         return choice, None
@@ -57,6 +67,7 @@ def build() -> list[Applicable]:
     from conformance.checks import anthropic_stream as ans
     from conformance.checks import common, errors, models, openai_chat as oc, openai_logprobs as lp
     from conformance.checks import openai_params as op, openai_stream as os_, openai_tools as ot
+    from conformance.checks import node_clients as nc
 
     def chat(f: Facts, x: Exchange, c: JudgeContext) -> bool:
         return f.endpoint == CHAT
@@ -92,6 +103,13 @@ def build() -> list[Applicable]:
     def anthropic_error(f: Facts, x: Exchange, c: JudgeContext) -> bool:
         return f.protocol == "anthropic" and f.error_status and x.error is None
 
+    def node_clients(f: Facts, x: Exchange, c: JudgeContext) -> bool:
+        if f.endpoint not in (CHAT, MESSAGES) or not f.success or x.error is not None:
+            return False
+        from conformance.clients.node import status
+
+        return status().available  # only where 'conformance clients install' has run
+
     def schema_args(f: Facts, x: Exchange, c: JudgeContext) -> tuple[Any, ...]:
         return (x, c.schemas, c.strictness)
 
@@ -102,7 +120,7 @@ def build() -> list[Applicable]:
 
     def first_created(f: Facts, x: Exchange, c: JudgeContext) -> tuple[Any, ...] | None:
         for position, chunk in os_.chunks(x):
-            return (chunk.get("created"), x.event_ptr(position, "/created"), c.now)
+            return (chunk.get("created"), x.event_ptr(position, "/created"), _reply_time(x) if c.now is None else c.now)
         return None
 
     def reply_nonempty(x: Exchange) -> bool:
@@ -154,7 +172,7 @@ def build() -> list[Applicable]:
         Applicable(models.check_model_schema, lambda f, x, c: f.endpoint == MODEL and f.success, schema_args),
         # -- OpenAI chat: non-streamed reply --------------------------------------------------------
         Applicable(oc.check_chat_response_schema, chat_any_reply, schema_args),
-        Applicable(oc.check_created_timestamp, chat_reply, lambda f, x, c: (x.body.get("created"), x.ptr("/created"), c.now)),
+        Applicable(oc.check_created_timestamp, chat_reply, lambda f, x, c: (x.body.get("created"), x.ptr("/created"), _reply_time(x) if c.now is None else c.now)),
         Applicable(oc.check_choice_indexes, chat_reply, lambda f, x, c: (x, _int(f.asked("n")))),
         Applicable(oc.check_finish_reason_value, chat_reply),
         Applicable(oc.check_usage_arithmetic, chat_reply, lambda f, x, c: (x.body.get("usage"), x.ptr("/usage"), reply_nonempty(x))),
@@ -210,7 +228,8 @@ def build() -> list[Applicable]:
         # -- Anthropic messages: the reply (either way) and what the request asked for ---------------
         Applicable(an.check_anthropic_stop_reason, lambda f, x, c: (msg_reply(f, x, c) or msg_stream(f, x, c)) and _anthropic_message(x) is not None,
                    lambda f, x, c: (_anthropic_message(x), msg_pointer(x), anthropic_max_tokens(f))),
-        Applicable(an.check_anthropic_usage, msg_reply, lambda f, x, c: (x.body.get("usage"), x.ptr("/usage"), _nonempty_message(x.body))),
+        Applicable(an.check_anthropic_usage, msg_reply, lambda f, x, c: (x.body.get("usage"), x.ptr("/usage"), _nonempty_message(x.body),
+                                                            bool(f.asked("messages") or f.asked("system")) or not f.request)),
         Applicable(an.check_anthropic_max_tokens, lambda f, x, c: (msg_reply(f, x, c) or msg_stream(f, x, c)) and anthropic_max_tokens(f) is not None and _anthropic_message(x) is not None,
                    lambda f, x, c: (_anthropic_message(x), msg_pointer(x), anthropic_max_tokens(f))),
         Applicable(an.check_anthropic_stop_sequence, lambda f, x, c: (msg_reply(f, x, c) or msg_stream(f, x, c)) and _stops(f.asked("stop_sequences")) is not None and _anthropic_message(x) is not None,
@@ -220,6 +239,8 @@ def build() -> list[Applicable]:
         Applicable(an.check_anthropic_tool_choice, lambda f, x, c: (msg_reply(f, x, c) or msg_stream(f, x, c)) and isinstance(f.asked("tool_choice"), dict)
                    and anthropic_tool_schemas(f) is not None and _anthropic_message(x) is not None,
                    lambda f, x, c: (_anthropic_message(x), msg_pointer(x), f.asked("tool_choice"), list(anthropic_tool_schemas(f)))),
+        # -- real clients as referees: the Node clients replay the bytes (when installed) ---------------
+        Applicable(nc.check_node_clients, node_clients),
     ]
 
 

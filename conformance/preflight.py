@@ -66,6 +66,40 @@ def check_target(target: Target, force: bool = False) -> None:
         print(f"conformance: warning: {exc}; running anyway (--force)", file=sys.stderr, flush=True)
 
 
+def served_models(target: Target) -> tuple[list[str], str]:
+    """The model ids the target's ``GET /models`` lists, sent with its key (the first protocol's
+    auth scheme), through the one transport with the preflight's limits; and, when the list is
+    empty or unreadable, why (one phrase)."""
+    from conformance import profiles
+    from conformance.redact import Redactor
+
+    key = None if target.auth == "none" else target.api_key()
+    scheme, protocol = "bearer", "openai"
+    for name in target.profiles:
+        profile = profiles.load(name)
+        if profile.protocols:
+            protocol = profile.protocols[0]
+            scheme = (profile.get(protocol, "auth", default=None) or ["x-api-key" if protocol == "anthropic" else "bearer"])[0]
+            break
+    headers = {**target.headers, "accept-encoding": "identity"}
+    if key:
+        headers.update({"authorization": f"Bearer {key}"} if scheme == "bearer" else {"x-api-key": key})
+    if protocol == "anthropic":
+        headers.setdefault("anthropic-version", "2023-06-01")
+    transport = Transport(target.base_url or "", limits=preflight_limits(target.limits), redactor=Redactor([key] if key else []), extra_headers=headers)
+    try:
+        ex = transport.request("GET", "models")
+    finally:
+        transport.close()
+    if ex.status is None or ex.error:
+        return [], ex.error or "no answer"
+    if not 200 <= ex.status < 300:
+        return [], f"it answered {ex.status}"
+    data = ex.body.get("data") if isinstance(ex.body, dict) else None
+    ids = [str(m["id"]) for m in data or [] if isinstance(m, dict) and isinstance(m.get("id"), str) and m["id"]]
+    return ids, "" if ids else "an empty list"
+
+
 def judge_answer(base_url: str, ex: Exchange, limits: Limits) -> None:
     """Classify the preflight's exchange; return quietly when it looks like an LLM API."""
     url = f"{base_url}/models"
@@ -140,4 +174,4 @@ def _broken_before_headers(ex: Exchange, limits: Limits) -> str:
     return error.split(": ", 1)[-1] if error.startswith("could not reach") else error or "no response"
 
 
-__all__ = ["check_target", "judge_answer", "not_an_api", "preflight_limits"]
+__all__ = ["check_target", "judge_answer", "not_an_api", "preflight_limits", "served_models"]

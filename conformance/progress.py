@@ -68,6 +68,11 @@ class Progress:
         """The usual outcome category, but no letter or word: the progress line says it."""
         if report.when != "call" and report.passed:
             return None
+        from conformance.plugin.outcome import verdict_category
+
+        category = verdict_category(report)
+        if category is not None:  # counted under its verdict, as conformance.pytest_plugin does
+            return category, "", category.upper()
         if report.passed:
             category, word = "passed", "PASSED"
         elif report.failed:
@@ -77,7 +82,7 @@ class Progress:
         return category, "", word
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        from conformance.pytest_plugin import CASE_PROPERTY
+        from conformance.plugin import CASE_PROPERTY
 
         for name, value in getattr(report, "user_properties", ()):
             if name == CASE_PROPERTY:

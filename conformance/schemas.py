@@ -3,6 +3,13 @@
 Schemas are addressed by their path below ``specs/schemas`` without the extension, e.g.
 ``openai/strict/chat_response``; the reading (``compatible`` / ``strict``) is chosen by the
 caller. References between files resolve inside the registry; nothing is ever fetched.
+
+Validation results of valid instances are memoised by *shape*: the instance with the values of
+free-text properties (``content``, ``text``, ``arguments``, …) abstracted, so the 10,000th chunk of
+a stream that differs from the first only in its text is not validated again. A property name is
+abstracted only when the registry proves its value can never change a verdict: no schema anywhere
+constrains a string under that name beyond its type (no enum, const, pattern, length or format,
+also through $ref, anyOf, oneOf and allOf). Instances with errors are always validated in full.
 """
 
 from __future__ import annotations
@@ -47,6 +54,7 @@ class SchemaRegistry:
         self.root = root
         resources = []
         self._schemas: dict[str, dict[str, Any]] = {}
+        self._uris: dict[str, str] = {}
         for path in sorted(root.rglob("*.json")):
             name = path.relative_to(root).with_suffix("").as_posix()
             try:
@@ -55,9 +63,12 @@ class SchemaRegistry:
                 raise ConfigError(f"{path}: not valid JSON: {exc}") from None
             self._schemas[name] = schema
             uri = schema.get("$id") or SCHEMA_BASE + path.relative_to(root).as_posix()
+            self._uris[name] = uri
             resources.append((uri, Resource.from_contents(schema, default_specification=DRAFT202012)))
         self._registry = Registry().with_resources(resources)
         self._validators: dict[str, Draft202012Validator] = {}
+        self._free_text: dict[str, frozenset[str]] = {}
+        self._valid_shapes: set[tuple[str, Any]] = set()
 
     def names(self) -> list[str]:
         return sorted(self._schemas)
@@ -84,7 +95,21 @@ class SchemaRegistry:
     def errors(self, name: str, instance: Any) -> Iterator[SchemaError_]:
         """Every violation, deepest first within each branch, as instance pointers."""
         validator = self.validator(name)
-        for error in sorted(validator.iter_errors(instance), key=lambda e: list(e.absolute_path)):
+        if name not in self._free_text:
+            resolver = self._registry.resolver(base_uri=self._uris[name])
+            self._free_text[name] = frozenset(FREE_TEXT_CANDIDATES - _constrained_names(self._schemas[name], resolver))
+        try:
+            key = (name, _shape(instance, self._free_text[name]))
+        except (RecursionError, TypeError):
+            key = None
+        if key is not None and key in self._valid_shapes:
+            return
+        errors = sorted(validator.iter_errors(instance), key=lambda e: list(e.absolute_path))
+        if not errors and key is not None:
+            if len(self._valid_shapes) >= MAX_SHAPES:
+                self._valid_shapes.clear()
+            self._valid_shapes.add(key)
+        for error in errors:
             for leaf in _leaves(error):
                 yield SchemaError_(
                     pointer=_pointer(leaf.absolute_path),
@@ -93,6 +118,88 @@ class SchemaRegistry:
                     source=_nearest(self._schemas[name], leaf, "x-source"),
                     cls=_nearest(self._schemas[name], leaf, "x-class"),
                 )
+
+
+# -- memoising valid shapes -----------------------------------------------------------------------
+FREE_TEXT_CANDIDATES = frozenset(
+    {"content", "text", "arguments", "partial_json", "thinking", "signature", "refusal", "reasoning",
+     "reasoning_content", "id", "model", "system_fingerprint", "name", "input_json", "citations"}
+)
+MAX_SHAPES = 4096
+STRING_DEPENDENT = frozenset(
+    {"enum", "const", "pattern", "minLength", "maxLength", "format", "contentEncoding", "contentMediaType",
+     "contentSchema", "not", "if", "then", "else", "dependentSchemas", "dependentRequired"}
+)
+_TEXT = ("str",)  # the shape of an abstracted free-text string
+
+
+def _shape(value: Any, free_text: frozenset[str]) -> Any:
+    """A hashable picture of ``value`` keeping everything validation can see, except the text of
+    free-text properties (types are kept: 1, 1.0 and True are different shapes)."""
+    kind = type(value)
+    if kind is dict:
+        return ("{",) + tuple([
+            (k, _TEXT if type(v) is str and k in free_text else _shape(v, free_text) if type(v) in _CONTAINERS else (type(v), v))
+            for k, v in value.items()
+        ])
+    if kind is list:
+        return ("[",) + tuple([_shape(v, free_text) if type(v) in _CONTAINERS else (type(v), v) for v in value])
+    return (kind, value)
+
+
+_CONTAINERS = (dict, list)
+
+
+def _constrained_names(schema: dict[str, Any], resolver: Any) -> set[str]:
+    """Candidate property names whose string values some part of ``schema`` (or a schema it
+    references) constrains beyond their type: those are never abstracted."""
+    constrained: set[str] = set()
+    visited: set[int] = set()
+
+    def string_dependent(node: Any, resolver: Any, seen: frozenset[int]) -> bool:
+        if not isinstance(node, dict) or id(node) in seen:
+            return False
+        seen = seen | {id(node)}
+        if STRING_DEPENDENT & node.keys():
+            return True
+        if "$ref" in node or "$dynamicRef" in node:
+            try:
+                resolved = resolver.lookup(node.get("$ref") or node["$dynamicRef"])
+            except Exception:  # noqa: BLE001 - an unresolvable reference: assume the worst
+                return True
+            if string_dependent(resolved.contents, resolved.resolver, seen):
+                return True
+        return any(string_dependent(branch, resolver, seen) for key in ("anyOf", "oneOf", "allOf") for branch in node.get(key, []) or [])
+
+    def walk(node: Any, resolver: Any) -> None:
+        if isinstance(node, list):
+            for value in node:
+                walk(value, resolver)
+            return
+        if not isinstance(node, dict) or id(node) in visited:
+            return
+        visited.add(id(node))
+        for name, sub in (node.get("properties") or {}).items():
+            if name in FREE_TEXT_CANDIDATES and string_dependent(sub, resolver, frozenset()):
+                constrained.add(name)
+        for key in ("additionalProperties", "unevaluatedProperties"):
+            if string_dependent(node.get(key), resolver, frozenset()):
+                constrained.update(FREE_TEXT_CANDIDATES)  # applies to any unlisted name: assume the worst
+        for sub in (node.get("patternProperties") or {}).values():
+            if string_dependent(sub, resolver, frozenset()):
+                constrained.update(FREE_TEXT_CANDIDATES)  # a pattern may match any name: assume it does
+        if isinstance(node.get("$ref"), str):
+            try:
+                resolved = resolver.lookup(node["$ref"])
+            except Exception:  # noqa: BLE001
+                constrained.update(FREE_TEXT_CANDIDATES)
+            else:
+                walk(resolved.contents, resolved.resolver)
+        for value in node.values():
+            walk(value, resolver)
+
+    walk(schema, resolver)
+    return constrained
 
 
 def _leaves(error):
@@ -105,11 +212,30 @@ def _pointer(path) -> str:
 
 
 def _message(error) -> str:
+    """``/path: keyword: reason``: where and which keyword first, then the reason, with the
+    instance abbreviated (a whole object in the message would push the reason out of sight)."""
     where = _pointer(error.absolute_path) or "(root)"
     message = error.message
-    if len(message) > 300:
-        message = message[:297] + "..."
-    return f"{where}: {message}"
+    shown = repr(error.instance)
+    if len(shown) > MAX_INSTANCE and shown in message:
+        message = message.replace(shown, _abbreviate(error.instance), 1)
+    if len(message) > MAX_MESSAGE:  # cut in the middle: the end holds the reason
+        message = message[: MAX_MESSAGE // 2 - 2] + " … " + message[-(MAX_MESSAGE // 2 - 1):]
+    return f"{where}: {error.validator}: {message}"
+
+
+MAX_INSTANCE = 60
+MAX_MESSAGE = 300
+
+
+def _abbreviate(instance) -> str:
+    """A short stand-in for a large instance: its type and first keys or items."""
+    if isinstance(instance, dict):
+        keys = ", ".join(repr(k) for k in list(instance)[:4])
+        return f"{{{keys}{', …' if len(instance) > 4 else ''}}} (an object)"
+    if isinstance(instance, list):
+        return f"[… {len(instance)} items] (an array)"
+    return repr(instance)[:MAX_INSTANCE - 1] + "…"
 
 
 def _nearest(schema: dict[str, Any], error, keyword: str) -> str | None:

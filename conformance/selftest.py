@@ -89,7 +89,7 @@ def run_suite(extra: list[str], report_dir: Path) -> tuple[dict[str, Any] | None
 
 
 def _pytest_command(profiles: tuple[str, ...], matrix_file: Path, report_dir: Path, workers: int | None) -> list[str]:
-    from conformance.cli import SUITES_DIR, _plugin_registered
+    from conformance.runner import SUITES_DIR, _plugin_registered
 
     cmd = [sys.executable, "-m", "pytest", str(SUITES_DIR), "-c", str(SUITES_DIR / "pytest.ini"), "--rootdir", str(SUITES_DIR),
            "-q", "--no-header", "-p", "no:warnings", "-rN",
@@ -138,11 +138,13 @@ def _run_group(profiles: tuple[str, ...], members: list[Fault], workers: int | N
 
 def judge_fault(fault: Fault, cases: list[dict[str, Any]]) -> FaultResult:
     """Did exactly the fault's rules fire in its cases?"""
+    from conformance.clients import REFEREE_CHECKS  # real clients as referees: judged by their own fault table
+
     where: dict[str, list[str]] = defaultdict(list)
     allowed = set(fault.expect) | set(fault.may_also)
     for case in cases:
         for finding in case["findings"]:
-            if finding["severity"] != "info":
+            if finding["severity"] != "info" and finding["check"] not in REFEREE_CHECKS:
                 rule = finding.get("rule") or finding["check"].removeprefix("check_")
                 where[rule].append(case["id"].rpartition(FAULT_SEPARATOR)[0])
                 if finding["check"] in fault.may_also:  # a check name in may_also allows any of its rules
@@ -151,6 +153,13 @@ def judge_fault(fault: Fault, cases: list[dict[str, Any]]) -> FaultResult:
     error = "" if cases else f"the selection {fault.select!r} matched no case"
     return FaultResult(fault, fired, missing=set(fault.expect) - fired, unexpected=fired - allowed,
                        cases=len(cases), error=error, where=dict(where))
+
+
+def fired_checks(results: dict[str, Any]) -> set[str]:
+    """The checks (not rules) that fired in a run, the client referees left out (their own fault table judges them)."""
+    from conformance.clients import REFEREE_CHECKS
+
+    return {f["check"] for case in results["cases"] for f in case["findings"] if f["severity"] != "info" and f["check"] not in REFEREE_CHECKS}
 
 
 def run_fault(fault: Fault) -> FaultResult:

@@ -7,8 +7,10 @@ breaks real SDK decoders is recorded as a :class:`FramingIssue`, which the strea
 into findings.
 
 Violations recorded:
-- ``line_without_field``: a line that is not a comment and names no known field
-  (e.g. a bare JSON error written into the stream without ``data:``; class 11);
+- ``line_without_field``: a line that is not a comment and not a field at all (e.g. a bare JSON
+  error written into the stream without ``data:``; class 11). A well-formed field with a name the
+  grammar does not know (``x-vendor-trace: 1``) is ignored, as WHATWG and the SDK decoders do,
+  unless it carries a JSON document (``dta: {...}``: a payload no client will ever see);
 - ``missing_blank_line``: one event carries several ``data:`` lines that each parse as JSON on
   their own, i.e. two events were not separated by a blank line (class 12);
 - ``empty_data``: an event whose data is empty (crashes SDK JSON decoders; class 12);
@@ -23,10 +25,13 @@ from __future__ import annotations
 
 import codecs
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 KNOWN_FIELDS = ("data", "event", "id", "retry")
+# a field name as servers write one ('x-vendor-trace', 'ping'); a JSON document or prose is not one
+_FIELD_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,63}")
 DONE = "[DONE]"
 
 
@@ -65,6 +70,7 @@ class SSEParser:
     events: list[SSEEvent] = field(default_factory=list)
     issues: list[FramingIssue] = field(default_factory=list)
     comments: list[str] = field(default_factory=list)
+    unknown_fields: list[str] = field(default_factory=list)  # ignored, as WHATWG and the SDK decoders do
 
     def __post_init__(self) -> None:
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
@@ -175,6 +181,10 @@ class SSEParser:
         name, sep, value = line.partition(":")
         if sep and value.startswith(" "):
             value = value[1:]
+        if sep and name not in KNOWN_FIELDS and _FIELD_NAME.fullmatch(name) and not value.lstrip().startswith(("{", "[")):
+            # a field the grammar does not know: WHATWG says ignore it, and the SDK decoders do
+            self.unknown_fields.append(name)
+            return
         if not sep or name not in KNOWN_FIELDS:
             shown = line if len(line) <= 80 else line[:77] + "..."
             self.issues.append(

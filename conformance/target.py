@@ -25,18 +25,27 @@ from conformance.retry import RETRY_STATUSES, RetryPolicy
 from conformance.transport import Limits
 
 CAPABILITIES = ("vision", "audio", "tools", "logprobs", "reasoning")
+PROTOCOLS = ("openai", "anthropic")
+AUTO_FIRST = "auto-first"  # a model value: use the first model the target's GET /models lists
+AUTH_MODES = ("key", "none")  # auth = "none": the target has no authentication
 DEFAULT_KEY_ENV = "CONFORMANCE_API_KEY"
 FALLBACK_KEY_ENV = "OPENAI_API_KEY"
 EXTERNAL_PROFILES = ["openai", "anthropic"]
 RUN_CONFIG_ENV = "CONFORMANCE_RUN_CONFIG"
+EMBEDDED_ENV = "CONFORMANCE_EMBEDDED"  # "url|key" of an embedded server started by the controller
 
 # keys accepted in a config file (and in each [[targets]] entry)
 TARGET_KEYS = {
     "name", "base_url", "model", "models", "api_key_env", "profile", "headers", "image_url",
-    "timeouts", "max_response_bytes",
+    "timeouts", "max_response_bytes", "limits", "auth",
 }
 RUN_KEYS = TARGET_KEYS | {"strictness", "report_dir", "targets", "disable_checks", "baseline"}
 TIMEOUT_KEYS = {"connect", "read", "total"}
+# token budgets (max_tokens / max_completion_tokens) of the cases: [limits] max_tokens for every
+# case, max_tokens_<capability> for one kind; generous, so that a verbose model is not cut (a reply
+# cut by the token limit is inconclusive, never a FAIL, but proves nothing either)
+DEFAULT_BUDGETS = {"default": 256, "tools": 1024, "reasoning": 2048}
+LIMIT_KEYS = {"max_tokens"} | {f"max_tokens_{c}" for c in CAPABILITIES}
 
 
 @dataclass
@@ -50,6 +59,8 @@ class Target:
     headers: dict[str, str] = field(default_factory=dict)
     image_url: str | None = None
     limits: Limits = field(default_factory=Limits)
+    budgets: dict[str, int] = field(default_factory=dict)  # token budget per case kind ("default", capability): see DEFAULT_BUDGETS
+    auth: str = "key"  # "none": a target without authentication (auth-rejection cases are skipped)
 
     @property
     def embedded(self) -> bool:
@@ -61,10 +72,24 @@ class Target:
             key = os.environ.get(FALLBACK_KEY_ENV)
         return key or None
 
-    def model_for(self, capability: str | None = None) -> str | None:
+    def model_for(self, capability: str | None = None, protocol: str | None = None) -> str | None:
+        """The model for a case: the protocol's own (``anthropic_vision``, then ``anthropic``) first,
+        then the general ones (``vision``, then ``--model``)."""
+        if protocol:
+            if capability and self.models.get(f"{protocol}_{capability}"):
+                return self.models[f"{protocol}_{capability}"]
+            if self.models.get(protocol):
+                return self.models[protocol]
         if capability and self.models.get(capability):
             return self.models[capability]
         return self.model
+
+    def budget_for(self, capability: str | None = None) -> int:
+        """The token budget of a case of this capability (its own, else the target's default)."""
+        budgets = {**DEFAULT_BUDGETS, **self.budgets}
+        if capability and capability in budgets:
+            return int(budgets[capability])
+        return int(budgets["default"])
 
     def public(self) -> dict[str, Any]:
         """What the report may show: everything but credentials."""
@@ -74,6 +99,7 @@ class Target:
             "profile": list(self.profiles),
             "models": {"default": self.model, **self.models},
             "api_key_env": self.api_key_env,
+            **({"auth": self.auth} if self.auth != "key" else {}),
         }
 
     def to_json(self) -> dict[str, Any]:
@@ -101,6 +127,7 @@ class RunConfig:
     report_dir: str = "reports"
     disable_checks: list[str] = field(default_factory=list)
     baseline: str | None = None  # a file of known deviations (conformance.report.baseline)
+    interface: str = "pytest"  # "cli" under `conformance run`: hints name the CLI's options
 
     def to_json(self) -> str:
         return json.dumps(
@@ -110,6 +137,7 @@ class RunConfig:
                 "report_dir": self.report_dir,
                 "disable_checks": self.disable_checks,
                 "baseline": self.baseline,
+                "interface": self.interface,
             }
         )
 
@@ -122,6 +150,7 @@ class RunConfig:
             report_dir=data["report_dir"],
             disable_checks=list(data.get("disable_checks", [])),
             baseline=data.get("baseline"),
+            interface=data.get("interface", "pytest"),
         )
 
 
@@ -253,14 +282,73 @@ def _check_types(scope: dict[str, Any], path: Path) -> None:
         if not isinstance(value, str):
             raise ConfigError(f"{_where(path, name)}: headers.{name} must be a string")
     expect("disable_checks", (list,), "a list of check names")
-    for capability in scope.get("models", {}) or {}:
-        if capability not in CAPABILITIES:
-            raise ConfigError(f"{_where(path, capability)}: unknown capability '{capability}' in models; known: {', '.join(CAPABILITIES)}")
+    expect("limits", (dict,), "a table with max_tokens, max_tokens_<capability> (token budgets)")
+    for key, value in (scope.get("limits") or {}).items():
+        if key not in LIMIT_KEYS:
+            raise ConfigError(f"{_where(path, key)}: unknown key 'limits.{key}'; known: {', '.join(sorted(LIMIT_KEYS))}")
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise ConfigError(f"{_where(path, key)}: limits.{key} must be a positive integer (tokens)")
+    for capability, value in (scope.get("models", {}) or {}).items():
+        if capability not in MODEL_KEYS:
+            raise ConfigError(
+                f"{_where(path, capability)}: unknown key '{capability}' in models; known: a capability ({', '.join(CAPABILITIES)}), "
+                f"a protocol ({', '.join(PROTOCOLS)}) or both (e.g. anthropic_vision)"
+            )
+        if not isinstance(value, str) or not value.strip():
+            raise ConfigError(f"{_where(path, capability)}: models.{capability} must be a model name (a non-empty string)")
+    if "auth" in scope and scope["auth"] not in AUTH_MODES:
+        raise ConfigError(f"{_where(path, 'auth')}: auth must be \"key\" (default: send the key in api_key_env) or \"none\" (a target without authentication)")
     for key, value in (scope.get("timeouts") or {}).items():
         if key not in TIMEOUT_KEYS:
             raise ConfigError(f"{_where(path, key)}: unknown key 'timeouts.{key}'; known: connect, read, total")
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
             raise ConfigError(f"{_where(path, key)}: timeouts.{key} must be a positive, finite number of seconds")
+
+
+MODEL_KEYS = frozenset(CAPABILITIES) | frozenset(PROTOCOLS) | {f"{p}_{c}" for p in PROTOCOLS for c in CAPABILITIES}
+
+# a setting -> its option in each interface (hints name the option of the interface in use)
+OPTIONS = {
+    "base_url": ("--base-url", "--target-url"),
+    "model": ("--model", "--target-model"),
+    "api_key_env": ("--api-key-env", "--target-api-key-env"),
+    "no_auth": ("--no-auth", "--target-no-auth"),
+    "profile": ("--profile", "--target-profile"),
+    "image_url": ("--image-url", "--target-image-url"),
+    "header": ("--header", "--target-header"),
+    "report_dir": ("--report-dir", "--conformance-report-dir"),
+}
+
+
+def option(setting: str, interface: str = "cli") -> str:
+    """The option that sets ``setting`` in an interface (``cli``: ``conformance run``; ``pytest``):
+    ``model_vision`` → ``--model-vision`` / ``--target-model-vision``, ``anthropic_model`` →
+    ``--anthropic-model`` / ``--target-anthropic-model``."""
+    cli, plugin = OPTIONS.get(setting) or (f"--{setting.replace('_', '-')}", f"--target-{setting.replace('_', '-')}")
+    return plugin if interface == "pytest" else cli
+
+
+def model_setting(capability: str | None = None, protocol: str | None = None) -> str:
+    """The setting (for :func:`option`) of the model for a capability of a protocol."""
+    name = f"{protocol}_model" if protocol else "model"
+    return f"{name}_{capability}" if capability else name
+
+
+CONFIG_NO_AUTH = '(auth = "none" in the config) '
+
+
+def missing_key_error(target: Target, interface: str = "cli") -> str | None:
+    """One line when a real target needs a key and its variable is unset or empty; None otherwise."""
+    if target.embedded or target.auth == "none" or target.api_key():
+        return None
+    name = target.api_key_env
+    also = f" (nor {FALLBACK_KEY_ENV})" if name == DEFAULT_KEY_ENV else ""
+    state = "empty" if os.environ.get(name) == "" else "not set"
+    return (
+        f"target {target.name}: the API key variable ${name} is {state}{also}: export {name}=..., "
+        f"name another variable with {option('api_key_env', interface)} NAME, or pass {option('no_auth', interface)} "
+        f"{CONFIG_NO_AUTH if interface == 'cli' else ''}for a target without authentication"
+    )
 
 
 # -- validation of single values ---------------------------------------------------------------
@@ -304,6 +392,16 @@ def limits_from(timeouts: dict[str, Any] | None, max_bytes: int | None, base: Li
         total_s=float(timeouts.get("total", base.total_s)),
         max_bytes=int(max_bytes or base.max_bytes),
     )
+
+
+def budgets_from(limits: dict[str, Any] | None, overrides: dict[str, int | None]) -> dict[str, int]:
+    """The token budgets of a target: the config's [limits], then the command line's."""
+    out: dict[str, int] = {}
+    for key, value in {**(limits or {}), **{k: v for k, v in overrides.items() if v is not None}}.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise ConfigError(f"--{key.replace('_', '-')} must be a positive integer (tokens)")
+        out["default" if key == "max_tokens" else key.removeprefix("max_tokens_")] = value
+    return out
 
 
 def parse_header(text: str, option: str = "--header") -> tuple[str, str]:

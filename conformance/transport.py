@@ -8,11 +8,22 @@ API key can reach a report, a log or an attachment.
 Limits: per-request connect/read timeouts, a total deadline per exchange (a server that trickles
 bytes forever is cut off), a response size cap, and redirects are followed only within the same
 origin (credentials never go to another host).
+
+Connections: :func:`pooled_client` keeps one ``httpx.Client`` per process for each target origin
+and transport limits, so every case of a worker reuses its connections (HTTP keep-alive) and one
+TLS context, instead of loading the CA bundle and connecting again per case. A pooled client keeps
+no cookies itself; each :class:`Transport` keeps its own, as a client of its own would.
+:func:`close_pooled_clients` closes them at the end of a session.
 """
 
 from __future__ import annotations
 
+import functools
+import http.cookiejar
 import json as jsonlib
+import os
+import ssl
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -24,7 +35,7 @@ from conformance.exchange import Exchange, Recorder
 from conformance.redact import REDACTED, SENSITIVE_HEADERS, Redactor
 from conformance.retry import RetryPolicy
 
-__all__ = ["Exchange", "Limits", "REDACTED", "Redactor", "SENSITIVE_HEADERS", "Transport"]
+__all__ = ["Exchange", "Limits", "REDACTED", "Redactor", "SENSITIVE_HEADERS", "Transport", "close_pooled_clients", "pooled_client"]
 
 _MISSING = object()
 
@@ -37,6 +48,49 @@ class Limits:
     max_bytes: int = 8 * 1024 * 1024
     max_redirects: int = 3
     retry: RetryPolicy = RetryPolicy()
+
+
+@functools.lru_cache(maxsize=1)
+def ssl_context() -> ssl.SSLContext:
+    """The verifying TLS context, built once per process (loading the CA bundle costs ~15 ms)."""
+    return httpx.create_ssl_context()
+
+
+# An idle connection is dropped after this long, before common server keep-alive timeouts (gunicorn
+# 2 s, uvicorn and Node 5 s) can close it under a request being sent; cases follow each other
+# within milliseconds, so a run still reuses its connections.
+KEEPALIVE_S = 1.0
+
+
+def _new_client(limits: Limits) -> httpx.Client:
+    timeout = httpx.Timeout(connect=limits.connect_s, read=limits.read_s, write=limits.read_s, pool=limits.connect_s)
+    pool = httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=KEEPALIVE_S)
+    return httpx.Client(timeout=timeout, limits=pool, follow_redirects=False, trust_env=False, verify=ssl_context())
+
+
+_POOL: dict[tuple[int, str, Limits], httpx.Client] = {}
+_POOL_LOCK = threading.Lock()
+
+
+def pooled_client(base_url: str, limits: Limits = Limits()) -> httpx.Client:
+    """This process's shared client for a target origin and transport limits (created on first use)."""
+    key = (os.getpid(), _origin(base_url) if "://" in base_url else base_url, limits)
+    with _POOL_LOCK:
+        client = _POOL.get(key)
+        if client is None or client.is_closed:
+            client = _new_client(limits)
+            client.cookies.jar.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))  # no cookie crosses cases
+            _POOL[key] = client
+        return client
+
+
+def close_pooled_clients() -> None:
+    """Close every pooled client of this process (the end of a session)."""
+    with _POOL_LOCK:
+        clients = [c for (pid, _, _), c in _POOL.items() if pid == os.getpid()]
+        _POOL.clear()
+    for client in clients:
+        client.close()
 
 
 class Transport:
@@ -57,11 +111,14 @@ class Transport:
         self.redactor = redactor or Redactor()
         self.extra_headers = dict(extra_headers or {})
         self.on_exchange = on_exchange
-        timeout = httpx.Timeout(connect=limits.connect_s, read=limits.read_s, write=limits.read_s, pool=limits.connect_s)
-        self._client = client or httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False)
+        self._owns_client = client is None
+        self._client = client or _new_client(limits)
+        self._cookies = httpx.Cookies()  # this transport's own, also when the client is shared
 
     def close(self) -> None:
-        self._client.close()
+        """Close the client if this transport made it; a shared (pooled) client stays open."""
+        if self._owns_client:
+            self._client.close()
 
     def url_for(self, path: str) -> str:
         if path.startswith(("http://", "https://")):
@@ -137,8 +194,9 @@ class Transport:
         origin = _origin(url)
         for _ in range(self.limits.max_redirects + 1):
             try:
-                request = self._client.build_request(method, url, headers=headers, content=body)
+                request = self._client.build_request(method, url, headers=headers, content=body, cookies=self._cookies)
                 response = self._client.send(request, stream=True)
+                self._cookies.extract_cookies(response)
             except httpx.TimeoutException as exc:
                 self._fail(ex, "timeout", f"timed out before the response headers arrived ({_name(exc)})")
                 return
@@ -175,7 +233,7 @@ class Transport:
     def _read_body(self, ex: Exchange, response: httpx.Response, stream: bool, expect_done: bool, started: float) -> None:
         recorder = Recorder(ex, self.redactor, stream=stream, expect_done=expect_done)
         try:
-            for chunk in response.iter_raw():
+            for chunk in response.iter_bytes():  # content-decoded (gzip, deflate): what every client reads
                 if recorder.size + len(chunk) > self.limits.max_bytes:
                     self._fail(ex, "too_large", f"response larger than {self.limits.max_bytes} bytes; reading stopped")
                     break

@@ -33,6 +33,10 @@ class Ending(str, enum.Enum):
     CRASHED = "crashed"  # the case raised something else
 
 
+# the reason of a finding softened because the reply ended by the token limit (judge.soften_truncated)
+CUT_BY_LIMIT = "inconclusive: cut by the token limit"
+
+
 def case_verdict(findings: list[Finding], ending: Ending, reason: str = "") -> tuple[Verdict, str]:
     """The verdict of a case and the reason shown with it; the two always agree."""
     if ending is Ending.SKIPPED:
@@ -48,7 +52,8 @@ def case_verdict(findings: list[Finding], ending: Ending, reason: str = "") -> t
     if ending is Ending.INCONCLUSIVE:
         return Verdict.WARN, reason if reason.startswith("inconclusive: ") else f"inconclusive: {reason}"
     if any(f.severity is Severity.WARNING for f in findings):
-        return Verdict.WARN, ""
+        cut = next((f.message for f in findings if f.message.startswith(CUT_BY_LIMIT)), "")
+        return Verdict.WARN, cut.split("): ", 1)[0] + ")" if cut else ""
     return Verdict.PASS, ""
 
 

@@ -87,7 +87,7 @@ def test_faulty_server_exits_nonzero_with_the_named_check_failing(tmp_path, faul
         (["run", "--profile", "no-such-profile"], {}, {}, 2, "unknown profile 'no-such-profile'"),
         (["run", "--base-url", "127.0.0.1:8000"], {}, {}, 2, "is not an http(s) URL"),
         (["run", "--base-url", "http://127.0.0.1:9/v1", "--model", "m"], {}, {}, 3, "is unreachable"),
-        (["run", "--base-url", "http://127.0.0.1:9/v1"], {}, {}, 2, "--model is required"),
+        (["run", "--base-url", "http://127.0.0.1:9/v1"], {}, {}, 3, "is unreachable"),  # the model is asked of the target after the preflight
         (["run", "--no-such-option"], {}, {}, 2, "unrecognized arguments"),
         (["run", "--disable-check", "check_nothing"], {}, {}, 2, "unknown check 'check_nothing'"),
         (["run"], {}, {"conformance.toml": 'bse_url = "http://x"\n'}, 2, "conformance.toml:1: unknown key 'bse_url' (did you mean 'base_url'?)"),

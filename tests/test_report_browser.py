@@ -145,3 +145,30 @@ def test_matrix_of_two_runs_in_chromium(failing_report, tmp_path):
     assert row.index('data-verdict="PASS"') < row.index('data-verdict="FAIL"')  # clean run left, faulty right
     assert "case-matrix" in Elements(page).by_id
     screenshot(out.as_uri(), tmp_path / "matrix.png", height=1000)
+
+
+def test_root_causes_come_first_grouped_by_rule_with_fix_and_links(failing_report, tmp_path):
+    """Issue 13: one server fault is one root cause (not a card per case): the rule, its case count,
+    source, fix hint and links to every case it hits, before the matrix; the cards keep their evidence."""
+    import json
+
+    results = json.loads((failing_report / "results.json").read_text())
+    failing = [c["id"] for c in results["cases"] if c["verdict"] == "FAIL"]
+    assert len(failing) > 1
+    page = dump_dom((failing_report / "index.html").as_uri())
+    dom = Elements(page)
+    assert page.index('id="root-causes"') < page.index('id="feature-matrix"') < page.index('id="cases"')
+    section = page.split('id="root-causes"', 1)[1].split("</ol>", 1)[0]
+    causes = [a for tag, a in dom.tags if tag == "li" and "root-cause" in (a.get("class") or "")]
+    assert [c["data-rule"] for c in causes] == ["stream_role_first_only"], "one fault, one root cause"
+    assert f"{len(failing)} cases" in section
+    assert "Fix:" in section and 'delta.role = "assistant"' in section  # the rule's declared hint
+    assert "Source:" in section and "openai-python" in section
+    assert "repeats role" in section  # the first evidence line
+    links = [a["href"] for tag, a in Elements(section).tags if tag == "a" and (a.get("href") or "").startswith("#case-")]
+    assert len(links) == len(failing) == len(set(links))
+    for href in links:  # every link lands on a FAIL card that still holds its evidence
+        assert dom.by_id[href[1:]]["data-verdict"] == "FAIL"
+        card = page.split(f'id="{href[1:]}"', 1)[1].split("</article>", 1)[0]
+        assert "repeats role" in card and "<details" in card
+    screenshot((failing_report / "index.html").as_uri(), tmp_path / "root-causes.png", height=900)

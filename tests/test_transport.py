@@ -11,13 +11,25 @@ import pytest
 
 from hostile import raw_server, response
 
-from conformance.transport import REDACTED, Limits, Redactor, Transport
+from conformance.transport import REDACTED, Limits, Redactor, Transport, close_pooled_clients, pooled_client
 
 KEY = "sk-transport-secret-0123456789abcdef"
+POOLED = {"on": False}
+
+
+@pytest.fixture(autouse=True, params=["own client", "pooled client"])
+def client_kind(request):
+    """Every transport test runs twice: with the transport's own client and with the worker's
+    pooled client (the one suites use), which must behave the same."""
+    POOLED["on"] = request.param == "pooled client"
+    yield request.param
+    close_pooled_clients()
 
 
 def transport(url: str, **limits) -> Transport:
-    return Transport(url, limits=Limits(**{"connect_s": 2, "read_s": 1, "total_s": 3, **limits}), redactor=Redactor([KEY]))
+    limits_ = Limits(**{"connect_s": 2, "read_s": 1, "total_s": 3, **limits})
+    client = pooled_client(url, limits_) if POOLED["on"] else None
+    return Transport(url, limits=limits_, redactor=Redactor([KEY]), client=client)
 
 
 def test_credentials_and_echoed_secrets_are_redacted_at_capture():

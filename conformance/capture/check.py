@@ -173,6 +173,7 @@ def check_files(
                     for name in sorted({c["target"] for c in cases})],
         "summary": summarise(cases),
         "cases": cases,
+        "client_readiness": _client_readiness(cases),
         "capture": {
             "files": [str(p) for p in paths],
             "judged": outcome.judged,
@@ -267,3 +268,10 @@ def command_check(args: Any, out: Callable[[str], None] = print, err: Callable[[
     for path in written:
         out(f"wrote {path}")
     return outcome.exit_code
+
+
+def _client_readiness(cases: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The recorded exchanges replayed through the real clients (conformance/clients)."""
+    from conformance.clients import readiness
+
+    return readiness(cases)

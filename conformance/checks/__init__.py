@@ -47,6 +47,7 @@ class RuleSpec:
     semantic: str = ""
     evidence: str = ""
     source: str = ""
+    hint: str = ""
 
 
 def rule(
@@ -60,9 +61,11 @@ def rule(
     semantic: str = "",
     evidence: str = "",
     source: str = "",
+    hint: str = "",
 ) -> RuleSpec:
-    """Declare one distinct violation of a check: its local name, title, severities, evidence."""
-    return RuleSpec(name, title, severity, compatible, cls, tuple(breaks), semantic, evidence, source)
+    """Declare one distinct violation of a check: its local name, title, severities, evidence,
+    and a one-line fix hint for the server's developer (default: one made from the title)."""
+    return RuleSpec(name, title, severity, compatible, cls, tuple(breaks), semantic, evidence, source, hint)
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,7 @@ class Rule:
     breaks: tuple[str, ...] = ()  # official clients that break on a violation: "openai-python", "anthropic-python", …
     semantic: str = ""  # the behaviour the request asked for that a violation proves was not delivered
     evidence: str = ""  # how the clients behave (what breaks, or what they tolerate), in a sentence
+    hint: str = ""  # one line: what to change in the server (declared, or made from the title)
 
     def severity_for(self, strictness: Strictness) -> Severity:
         return self.compatible if strictness is Strictness.COMPATIBLE else self.strict
@@ -98,6 +102,7 @@ class Rule:
             "breaks": list(self.breaks),
             "semantic": self.semantic,
             "evidence": self.evidence,
+            "hint": self.hint,
         }
 
 
@@ -151,7 +156,13 @@ def _make_rule(check_name: str, prefix: str, spec: RuleSpec, defaults: dict[str,
         breaks=spec.breaks or (defaults["breaks"] if not spec.name else ()),
         semantic=spec.semantic or (defaults["semantic"] if not spec.name else ""),
         evidence=spec.evidence or (defaults["evidence"] if not spec.name else ""),
+        hint=spec.hint or (defaults.get("hint", "") if not spec.name else "") or generic_hint(spec.title),
     )
+
+
+def generic_hint(title: str) -> str:
+    """A fix hint made from a rule's title, for rules that declare none."""
+    return f"Make the server meet this rule: {title.strip().rstrip('.')}." if title else ""
 
 
 def check(
@@ -166,6 +177,7 @@ def check(
     breaks: Iterable[str] = (),
     semantic: str = "",
     evidence: str = "",
+    hint: str = "",
 ) -> Callable[[Callable[..., Iterable[Violation]]], Callable[..., Iterable[Violation]]]:
     """Register a check function under its name (the function's name unless given).
 
@@ -179,11 +191,12 @@ def check(
             raise RuntimeError(f"check {check_name!r} is registered twice")
         prefix = check_name.removeprefix("check_")
         defaults = {"severity": severity, "compatible": compatible, "cls": cls, "source": source,
-                    "breaks": tuple(breaks), "semantic": semantic, "evidence": evidence}
+                    "breaks": tuple(breaks), "semantic": semantic, "evidence": evidence, "hint": hint}
         specs = [RuleSpec("", title)] + list(rules)
         specs.append(RuleSpec(NOT_EVALUATED, "the check could not evaluate the exchange (a hostile or broken body)",
                               Severity.WARNING, Severity.WARNING, None,
-                              evidence="never a FAIL: the other rules of the exchange still judge it"))
+                              evidence="never a FAIL: the other rules of the exchange still judge it",
+                              hint="Send a body the protocol allows (the message says what could not be read)."))
         table: dict[str, Rule] = {}
         for spec in specs:
             if spec.name in table:

@@ -95,11 +95,11 @@ def check_anthropic_stop_sequence(message: Any, pointer: str, sequences: list[st
        rules=[
            rule("output_zero", "output_tokens is positive for a non-empty reply"),
        ])
-def check_anthropic_usage(usage: Any, pointer: str, content_nonempty: bool = False) -> Iterator[Violation]:
+def check_anthropic_usage(usage: Any, pointer: str, content_nonempty: bool = False, prompt_nonempty: bool = True) -> Iterator[Violation]:
     if not isinstance(usage, dict):
         return
     inputs, outputs = usage.get("input_tokens"), usage.get("output_tokens")
-    if isinstance(inputs, int) and inputs <= 0:
+    if prompt_nonempty and isinstance(inputs, int) and inputs <= 0:  # an empty prompt (messages: []) may count 0
         yield Violation(f"input_tokens is {inputs} for a non-empty prompt", pointer + "/input_tokens")
     if content_nonempty and isinstance(outputs, int) and outputs <= 0:
         yield Violation(f"output_tokens is {outputs} for a non-empty reply", pointer + "/output_tokens", rule="output_zero")

@@ -62,7 +62,7 @@ def check_sse_comments(exchange: Exchange) -> Iterator[Violation]:
                         f"/exchanges/{exchange.index}/response/raw_sse")
 
 
-@check(cls=None, source="RFC 9110 §8.3; upstream protocols answer JSON", title="a JSON response says application/json")
+@check(cls=None, source="RFC 9110 §8.3; upstream protocols answer JSON", title="a JSON response says application/json", hint='Send Content-Type: application/json with every JSON body, errors included.')
 def check_json_content_type(exchange: Exchange) -> Iterator[Violation]:
     media = exchange.content_type.split(";")[0].strip().lower()
     if exchange.is_json and media != "application/json" and not media.endswith("+json"):

@@ -11,7 +11,7 @@ from conformance.schemas import SchemaRegistry
 from conformance.exchange import Exchange
 
 
-@check(cls="14", source="incompatibilities.md class 14; the profile's error table", title="the error has the documented HTTP status")
+@check(cls="14", source="incompatibilities.md class 14; the profile's error table", title="the error has the documented HTTP status", hint="Map this error to the HTTP status the profile's error table documents.")
 def check_error_status(exchange: Exchange, expected: int) -> Iterator[Violation]:
     if exchange.status != expected:
         yield Violation(f"status {exchange.status}, expected {expected}", f"/exchanges/{exchange.index}/response/status")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import re
 import uuid
 from typing import Any, AsyncIterator
 
@@ -28,6 +29,10 @@ DEFAULT_ROWS = {
     "model_not_found": (404, "not_found_error"),
 }
 KNOWN_VERSIONS = ("2023-06-01", "2023-01-01")
+# A version the server has not heard of is accepted when it is a date: the official SDKs send the
+# version they were released with (anthropic-python 2.x sends a date later than any listed here),
+# and a deployment must accept what they send by default.
+VERSION_DATE = re.compile(r"^20\d\d-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$")
 STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "stop_sequence": "stop_sequence", "tool_calls": "tool_use"}
 REQUEST_BLOCKS = ("text", "image", "tool_use", "tool_result", "document", "thinking", "redacted_thinking")
 
@@ -76,9 +81,9 @@ def authenticate(ctx: RequestContext, request: Request) -> None:
     if authorization is not None and "bearer" in schemes and not ctx.fault("anthropic_refuse_bearer"):
         scheme, _, key = authorization.partition(" ")
         presented.append(key.strip() if scheme.lower() == "bearer" else "")
-    if not presented:
+    if not presented and not ctx.settings.open_access:
         raise ApiError("missing_api_key", "Missing API key: send it in the x-api-key header.")
-    if not any(key in ctx.settings.api_keys for key in presented):
+    if not ctx.settings.open_access and not any(key in ctx.settings.api_keys for key in presented):
         raise ApiError("invalid_api_key", "Invalid API key.")
     if ctx.fault("anthropic_x_api_key_400") and request.headers.get("x-api-key") is not None and authorization is None:
         raise ApiError("invalid_messages", "this deployment reads the key from Authorization only.")
@@ -86,9 +91,11 @@ def authenticate(ctx: RequestContext, request: Request) -> None:
     required = ctx.emulated("version_header", default="required") == "required" or ctx.fault("anthropic_require_version")
     if ctx.fault("anthropic_accept_missing_version"):
         required = False
+    if ctx.tolerate("anthropic_any_version") and version is not None and re.fullmatch(r"\d{4}-\d{2}-\d{2}", version.strip()):
+        return
     if version is None and required:
         raise ApiError("missing_version", "anthropic-version: header is required.")
-    if version is not None and version.strip() not in KNOWN_VERSIONS:
+    if version is not None and version.strip() not in KNOWN_VERSIONS and not VERSION_DATE.match(version.strip()):
         raise ApiError("missing_version", f"anthropic-version: {version!r} is not a valid version.")
 
 
@@ -161,6 +168,10 @@ def build_prompt(ctx: RequestContext, body: dict[str, Any]) -> engine.Prompt:
         else:
             last_role = "assistant"
     prompt = engine.Prompt(texts=texts, last_user_text=last_user, last_role=last_role, last_tool_result=last_tool_result)
+    if ctx.tolerate("verbose_model"):
+        from conformance.reference.openai_chat import VERBOSE_WORDS
+
+        prompt.verbose_tools = VERBOSE_WORDS
     prompt.max_tokens = None if ctx.fault("anthropic_ignore_max_tokens") else max_tokens
     _apply_parameters(ctx, body, prompt)
     return prompt
@@ -304,7 +315,10 @@ def render_message(ctx: RequestContext, model: str, choice: engine.Choice, input
     if choice.text or not choice.tool_calls:
         content.append({"type": "text", "text": choice.text})
     for call in choice.tool_calls:
-        arguments: Any = json.loads(call.arguments)
+        try:
+            arguments: Any = json.loads(call.arguments)
+        except ValueError:  # cut by the token cap mid-JSON: what was complete (here, nothing)
+            arguments = {}
         if ctx.fault("anthropic_tool_input_missing_required"):
             arguments = {}
         if ctx.fault("anthropic_tool_input_as_string"):

@@ -54,6 +54,7 @@ class Prompt:
     n: int = 1
     top_logprobs: int = 0
     reasoning: bool = False
+    verbose_tools: int = 0  # words of notes the model writes into each tool call's arguments (tolerance verbose_model)
 
 
 @dataclass
@@ -116,7 +117,10 @@ def generate(prompt: Prompt) -> Generation:
 def _choice(prompt: Prompt, index: int) -> Choice:
     calls = _tool_calls(prompt, index)
     if calls:
-        return Choice(index=index, text="", tokens=[], finish="tool_calls", tool_calls=calls)
+        finish = "tool_calls"
+        if prompt.verbose_tools:
+            calls, finish = _verbose(calls, prompt, index)
+        return Choice(index=index, text="", tokens=[], finish=finish, tool_calls=calls)
     text = _target_text(prompt, index)
     finish = "stop"
     stop_sequence = None
@@ -143,6 +147,39 @@ def _choice(prompt: Prompt, index: int) -> Choice:
     if prompt.top_logprobs >= 0:
         choice.logprobs = logprobs_for(tokens, prompt.top_logprobs, _rng(prompt, index, "logprobs"))
     return choice
+
+
+def _verbose(calls: list[ToolCall], prompt: Prompt, index: int) -> tuple[list[ToolCall], str]:
+    """A verbose model: notes before the arguments proper; a token cap cuts the calls mid-JSON."""
+    rng = _rng(prompt, index, "verbose")
+    budget = prompt.max_tokens
+    out: list[ToolCall] = []
+    for call in calls:
+        notes = _sentence(rng, prompt.verbose_tools)
+        values = json.loads(call.arguments)
+        schema = next((t.parameters for t in prompt.tools if t.name == call.name), None) or {}
+        if schema.get("additionalProperties") is False:  # a strict schema: the notes go into a string argument
+            key = next((k for k, v in (schema.get("properties") or {}).items() if isinstance(v, dict) and v.get("type") == "string"), None)
+            if key is None:
+                out.append(call)
+                continue
+            arguments = json.dumps({key: f"{notes} {values.get(key, '')}", **{k: v for k, v in values.items() if k != key}})
+        else:
+            arguments = json.dumps({"notes": notes, **values})
+        used = sum(tokenizer.count(c.name) + tokenizer.count(c.arguments) for c in out) + tokenizer.count(call.name)
+        if budget is not None and used + tokenizer.count(arguments) > budget:
+            room = max(0, budget - used)
+            low, high = 0, len(arguments)
+            while low < high:  # the longest prefix of the arguments that fits the room left
+                middle = (low + high + 1) // 2
+                if tokenizer.count(arguments[:middle]) <= room:
+                    low = middle
+                else:
+                    high = middle - 1
+            out.append(ToolCall(id=call.id, name=call.name, arguments=arguments[:low]))
+            return out, "length"
+        out.append(ToolCall(id=call.id, name=call.name, arguments=arguments))
+    return out, "tool_calls"
 
 
 def _target_text(prompt: Prompt, index: int) -> str:

@@ -18,6 +18,7 @@ from conformance.reference import emulation, engine
 from conformance.reference.app import RequestContext, context_for, model_ids, not_emulated
 
 PROTOCOL = "openai"
+VERBOSE_WORDS = 150  # tolerance verbose_model: about 200 tokens of notes in each tool call
 # Fallback error rows when the emulated profile leaves a field unchecked ("").
 DEFAULT_TYPES = {400: "invalid_request_error", 401: "authentication_error", 404: "invalid_request_error"}
 BLOCK_FIELDS = {
@@ -62,6 +63,8 @@ def error_response(ctx: RequestContext, error: ApiError) -> Response:
     if ctx.fault("error_bare_string"):
         return PlainTextResponse(error.message, status_code=status, headers=headers)
     body = {"message": error.message, "type": err_type, "param": error.param, "code": code}
+    if ctx.tolerate("openai_error_code_int"):  # legal variation: an integer code where none is documented, no param
+        body = {"message": error.message, "type": err_type, "code": code if row.get("code") else status}
     if ctx.fault("error_unwrapped"):
         return JSONResponse(body, status_code=status, headers=headers)
     return JSONResponse({"error": body}, status_code=status, headers=headers)
@@ -69,6 +72,8 @@ def error_response(ctx: RequestContext, error: ApiError) -> Response:
 
 def authenticate(ctx: RequestContext, request: Request) -> None:
     """Bearer auth (or x-api-key where the profile documents it)."""
+    if ctx.settings.open_access:
+        return
     schemes = emulation.auth_schemes(ctx)
     presented = []
     authorization = request.headers.get("authorization")
@@ -214,6 +219,8 @@ def build_prompt(ctx: RequestContext, body: dict[str, Any]) -> engine.Prompt:
             last_user = text
         texts.append(text)
     prompt = engine.Prompt(texts=texts, last_user_text=last_user, last_role=messages[-1]["role"], last_tool_result=last_tool_result)
+    if ctx.tolerate("verbose_model"):
+        prompt.verbose_tools = VERBOSE_WORDS
     _apply_parameters(ctx, body, prompt)
     return prompt
 

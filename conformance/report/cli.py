@@ -11,18 +11,12 @@ exits 0; a missing or unreadable input file exits 2 with one line.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime as dt
 import json
-import os
-import re
-import sys
-import tempfile
-import time
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping
 
-from conformance.errors import EXIT_FAILURES, EXIT_OK, EXIT_REPORT_FALLBACK, ConfigError
+from conformance.errors import EXIT_FAILURES, EXIT_OK, ConfigError
 from conformance.report.model import FAILING, ReportInputError
 
 STEP_SUMMARY_ENV = "GITHUB_STEP_SUMMARY"
@@ -156,117 +150,3 @@ def baseline_lines(outcome: Mapping[str, Any] | None) -> list[str]:
     return lines
 
 
-def append_step_summary(report_dir: str | Path) -> None:
-    """Append summary.md to $GITHUB_STEP_SUMMARY when it is set (GitHub Actions)."""
-    target = os.environ.get(STEP_SUMMARY_ENV)
-    summary = Path(report_dir) / "summary.md"
-    if not target or not summary.is_file():
-        return
-    try:
-        with open(target, "a", encoding="utf-8") as handle:
-            handle.write(summary.read_text(encoding="utf-8") + "\n")
-    except OSError as exc:
-        raise ConfigError(f"${STEP_SUMMARY_ENV} ({target}): cannot append the summary: {exc.strerror}") from None
-
-
-# -- several targets in one run ---------------------------------------------------------------------
-def _dir_name(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.") or "target"
-
-
-def run_many(run: Any, args: argparse.Namespace, pytest_args: Sequence[str]) -> int:
-    """Run each target as its own pytest session into <report_dir>/<target>/, then write the
-    combined results.json, index.html (and the other renderings) and matrix.html at the top."""
-    import pytest
-
-    from conformance import report
-    from conformance.cli import RunOutcome, embedded_server, exit_code
-    from conformance.target import RUN_CONFIG_ENV, RunConfig
-
-    names = [t.name for t in run.targets]
-    dirs = [_dir_name(n) for n in names]
-    for i, name in enumerate(names):
-        if names.index(name) != i or dirs.index(dirs[i]) != i:
-            raise ConfigError(f"two targets are named '{name}' (or alike): give each [[targets]] entry a distinct name")
-    if getattr(args, "fault", None) and not all(t.embedded for t in run.targets):
-        raise ConfigError("--fault applies to the embedded reference server only")
-    top = Path(run.report_dir)
-    started_wall, started = time.time(), time.monotonic()
-    per_target: list[dict[str, Any]] = []
-    codes: list[int] = []
-    problems: list[str] = []  # report folders that could not be written (results.json went elsewhere)
-    with tempfile.TemporaryDirectory(prefix="conformance-") as tmp:
-        for target, folder in zip(run.targets, dirs):
-            print(f"== target {target.name} ({target.base_url or 'embedded reference server'})", flush=True)
-            one = RunConfig(targets=[target], strictness=run.strictness, report_dir=str(top / folder),
-                            disable_checks=list(run.disable_checks))
-            config_file = Path(tmp) / f"{folder}.json"
-            config_file.write_text(one.to_json())
-            os.environ[RUN_CONFIG_ENV] = str(config_file)
-            outcome = RunOutcome()
-            try:
-                with embedded_server(target, list(getattr(args, "fault", []) or [])) if target.embedded else contextlib.nullcontext():
-                    code = int(pytest.main(list(pytest_args), plugins=[outcome]))
-            finally:
-                os.environ.pop(RUN_CONFIG_ENV, None)
-            if outcome.report_problem:
-                problems.append(outcome.report_problem)
-                if not outcome.written:  # saved nowhere: nothing to combine
-                    print(f"conformance: error: {outcome.report_problem}", file=sys.stderr)
-                    return EXIT_REPORT_FALLBACK
-            if code not in (0, 1):
-                return exit_code(code, args)
-            codes.append(code)
-            per_target.append(report.load_results(outcome.written[0] if outcome.written else top / folder / "results.json"))
-    combined = combine(per_target, started_wall, time.monotonic() - started)
-    ok = gate(combined, getattr(run, "baseline", None))
-    written, problem = report.write_all_or_fallback(combined, top)
-    problems += [problem] if problem else []
-    matrix = top / "matrix.html"
-    try:
-        matrix.write_text(report.render_matrix_html(per_target, [f"{d}/results.json" for d in dirs]), encoding="utf-8")
-        written.append(matrix)
-    except OSError:
-        pass  # the combined results.json (written or saved elsewhere) holds everything the matrix shows
-    print("== all targets")
-    from conformance.report.model import summary_line
-
-    for name, results in zip(names, per_target):
-        print(f"{name}: {summary_line(results['summary'])}")
-    for line in baseline_lines(combined.get("baseline")):
-        print(line)
-    for path in written:
-        print(f"wrote {path}")
-    for line in problems:
-        print(f"conformance: error: {line}", file=sys.stderr)
-    if problems:
-        return EXIT_REPORT_FALLBACK
-    append_step_summary(top)
-    return EXIT_OK if ok else EXIT_FAILURES
-
-
-def combine(per_target: Sequence[Mapping[str, Any]], started_wall: float, duration_s: float) -> dict[str, Any]:
-    """One results dict holding every target's cases (the per-target files stay as they are)."""
-    from conformance.findings import summarise
-
-    cases = [case for results in per_target for case in results["cases"]]
-    coverage: list[Any] = []
-    for results in per_target:
-        for block in results.get("coverage") or []:
-            if block not in coverage:
-                coverage.append(block)
-    first = per_target[0]
-    combined: dict[str, Any] = {
-        "schema_version": first["schema_version"],
-        "tool": first["tool"],
-        "started_at": dt.datetime.fromtimestamp(started_wall, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "duration_s": round(duration_s, 3),
-        "targets": [t for results in per_target for t in results.get("targets", [])],
-        "summary": summarise(cases),
-        "cases": cases,
-    }
-    if "strictness" in first:
-        combined["strictness"] = first["strictness"]
-    if coverage:
-        combined["coverage"] = coverage
-    return combined

@@ -18,6 +18,7 @@ from conformance.report.model import (
     feature_matrix,
     profiles,
     redact_headers,
+    root_causes,
     sort_cases,
     summary_line,
 )
@@ -75,13 +76,20 @@ def environment() -> jinja2.Environment:
 
 def render_html(results: Mapping[str, Any]) -> str:
     rows = feature_matrix(results["cases"])
+    views = _case_views(results)
+    anchors = {(v["case"]["target"], v["case"]["id"]): v["anchor"] for v in views}
+    causes = [
+        {"cause": cause, "links": [(case_id, anchors.get((target, case_id), "")) for target, case_id in cause.cases]}
+        for cause in root_causes(results)
+    ]
     return environment().get_template("index.html.j2").render(
+        causes=causes,
         results=results,
         profiles=profiles(results),
         summary_line=summary_line(results["summary"]),
         rows=rows,
         several_targets=len({row.target for row in rows}) > 1,
-        cases=_case_views(results),
+        cases=views,
         baseline=results.get("baseline"),
         coverage=results.get("coverage") or [],
     )

@@ -13,6 +13,7 @@ from conformance.report.model import (
     lead_finding,
     one_line,
     profiles,
+    root_causes,
     sort_cases,
     summary_line,
 )
@@ -30,7 +31,7 @@ def code(text: Any) -> str:
 
 
 def render_markdown(results: Mapping[str, Any]) -> str:
-    lines = [*_header(results), "", *_matrix(results)]
+    lines = [*_header(results), *_root_causes(results), "", *_matrix(results)]
     baselined = baselined_reasons(results)
     cases = sort_cases(results["cases"])
     for heading, verdicts in (("Failures", FAILING), ("Warnings", {"WARN"})):
@@ -40,7 +41,35 @@ def render_markdown(results: Mapping[str, Any]) -> str:
             lines += [_case_line(case, baselined, bool(results.get("baseline"))) for case in picked]
     if results.get("baseline"):
         lines += ["", *_baseline(results["baseline"])]
+    if results.get("client_readiness"):
+        lines += ["", *client_readiness_lines(results["client_readiness"])]
     return "\n".join(lines) + "\n"
+
+
+def client_readiness_lines(rows: list[Mapping[str, Any]]) -> list[str]:
+    """The client-readiness matrix: what each real client made of the run's exchanges."""
+    order = {"breaks": 0, "works": 1, "not exercised": 2}
+    ranked = sorted(rows, key=lambda r: (order.get(r.get("outcome", ""), 3), r.get("client", ""), r.get("feature", "")))
+    cells = [[md(r.get("client", "")), md(r.get("version", "")), md(r.get("feature", "")), f"**{md(r.get('outcome', ''))}**", md(r.get("detail", ""))[:300]]
+             for r in ranked]
+    return ["## Client readiness", "", *table_lines(["Client", "Version", "Feature", "Outcome", "Detail"], cells)]
+def _root_causes(results: Mapping[str, Any]) -> list[str]:
+    """Findings grouped by rule, the most cases first: what to fix, once per rule."""
+    causes = root_causes(results)
+    if not causes:
+        return []
+    lines = ["", f"## Root causes ({len(causes)} rules)", ""]
+    for i, cause in enumerate(causes, 1):
+        verdict = "FAIL" if cause.severity == "error" else "WARN"
+        shown = ", ".join(code(case_id) for _, case_id in cause.cases[:5]) + (f" and {cause.count - 5} more" if cause.count > 5 else "")
+        title = f": {md(cause.title)}" if cause.title != cause.rule else ""
+        lines.append(f"{i}. **{verdict}** {code(cause.rule)}: {cause.count} case{'s' if cause.count != 1 else ''}{title}")
+        lines.append(f"   - fix: {md(cause.hint)}")
+        if cause.source:
+            lines.append(f"   - source: {md(cause.source)}")
+        lines.append(f"   - first evidence: {md(cause.first_message[:300])}")
+        lines.append(f"   - cases: {shown}")
+    return lines
 
 
 def _header(results: Mapping[str, Any]) -> list[str]:

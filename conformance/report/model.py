@@ -133,3 +133,67 @@ def profiles(results: Mapping[str, Any]) -> list[str]:
             if name not in found:
                 found.append(name)
     return found
+
+
+@dataclass
+class RootCause:
+    """One rule and every case whose findings break it: a root cause to fix once."""
+
+    rule: str
+    check: str
+    severity: str  # the worst severity it was reported with
+    title: str
+    source: str
+    hint: str
+    first_message: str  # the first evidence line
+    cases: list[tuple[str, str]]  # (target, case id), in the order met
+
+    @property
+    def count(self) -> int:
+        return len(self.cases)
+
+
+def root_causes(results: Mapping[str, Any], severities: Iterable[str] = ("error", "warning")) -> list[RootCause]:
+    """Findings grouped by rule, FAIL-severity rules first, then by how many cases each hits.
+    Title and fix hint come from the rules registry (conformance.checks.RULES), the finding's
+    own source and check otherwise."""
+    from conformance.checks import REGISTRY, RULES, generic_hint, load_all
+
+    load_all()
+    wanted = set(severities)
+    groups: dict[str, RootCause] = {}
+    for case in results.get("cases", []):
+        if case.get("verdict") in ("PASS", "SKIP"):
+            continue  # info-only findings, or a case that did not run
+        for finding in case.get("findings") or []:
+            severity = finding.get("severity", "error")
+            if severity not in wanted:
+                continue
+            rule_id = finding.get("rule") or str(finding.get("check", "")).removeprefix("check_")
+            known = RULES.get(rule_id)
+            if known is None and finding.get("check") in REGISTRY:  # a rule id the registry no longer has: its check's main rule
+                known = REGISTRY[finding["check"]].rules.get("")
+            group = groups.get(rule_id)
+            if group is None:
+                title = known.title if known else rule_id
+                group = groups[rule_id] = RootCause(
+                    rule=rule_id, check=finding.get("check", ""), severity=severity, title=title,
+                    source=(known.source if known else "") or finding.get("source") or "",
+                    hint=(known.hint if known else "") or generic_hint(title),
+                    first_message=one_line(finding.get("message", "")), cases=[],
+                )
+            elif SEVERITY_RANK.get(severity, 0) > SEVERITY_RANK.get(group.severity, 0):
+                group.severity, group.first_message = severity, one_line(finding.get("message", ""))
+            key = (case.get("target", ""), case["id"])
+            if key not in group.cases:
+                group.cases.append(key)
+    return sorted(groups.values(), key=lambda g: (-SEVERITY_RANK.get(g.severity, 0), -g.count, g.rule))
+
+
+def error_causes(results: Mapping[str, Any]) -> list[tuple[str, list[tuple[str, str]]]]:
+    """ERROR cases (no finding: the exchange could not be completed) grouped by their reason."""
+    groups: dict[str, list[tuple[str, str]]] = {}
+    for case in results.get("cases", []):
+        if case.get("verdict") == "ERROR":
+            groups.setdefault(one_line(case.get("reason") or "error"), []).append((case.get("target", ""), case["id"]))
+    return sorted(groups.items(), key=lambda item: -len(item[1]))

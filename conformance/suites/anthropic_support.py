@@ -35,8 +35,9 @@ def version_headers(case) -> dict[str, str | None]:
     return {"anthropic-version": case.rule("version", default=DEFAULT_VERSION)}
 
 
-def body(case, content: Any = HELLO, max_tokens: int = 64, **extra: Any) -> dict[str, Any]:
-    request: dict[str, Any] = {"model": case.model, "max_tokens": max_tokens, "messages": [{"role": "user", "content": content}]}
+def body(case, content: Any = HELLO, max_tokens: int | None = None, **extra: Any) -> dict[str, Any]:
+    """A request; ``max_tokens`` defaults to the case's budget ([limits] in the config)."""
+    request: dict[str, Any] = {"model": case.model, "max_tokens": max_tokens or case.budget(), "messages": [{"role": "user", "content": content}]}
     request.update(extra)
     return request
 

@@ -19,7 +19,7 @@ def chat_body(case, content: str = HELLO, **extra: Any) -> dict[str, Any]:
             {"role": "system", "content": "You are a terse assistant."},
             {"role": "user", "content": content},
         ],
-        "max_completion_tokens": 64,
+        "max_completion_tokens": case.budget(),  # generous ([limits]): a reply cut short proves nothing
     }
     body.update(extra)
     return body

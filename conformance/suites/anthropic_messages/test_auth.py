@@ -16,6 +16,7 @@ def test_auth_scheme(case, scheme):
     """a valid key sent as {scheme} is accepted where the profile documents that scheme"""
     if scheme not in (case.rule("auth", default=["x-api-key"]) or []):
         case.skip(f"profile {case.profile.name} does not document {scheme} auth")
+    case.require_auth()
     exchange = send(case, body(case), auth=scheme)
     case.require(case.check(check_auth_scheme_accepted, exchange, scheme))
     check_reply(case, exchange, max_tokens=64)

@@ -29,7 +29,7 @@ def test_content_image_url(case):
     """an image block with a URL source is accepted"""
     url = case.target.image_url
     if not url:
-        case.skip("no image URL configured (set image_url in the target, or --target-image-url)")
+        case.skip(f"no image URL configured: pass {case.option('image_url')} with an https image the target can fetch (or image_url in the config)")
     content = [{"type": "image", "source": {"type": "url", "url": url}}, {"type": "text", "text": IMAGE_PROMPT}]
     check_reply(case, send(case, body(case, content)), max_tokens=64)
 

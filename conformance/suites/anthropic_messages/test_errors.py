@@ -46,4 +46,6 @@ def test_error_row(case, scenario):
     row = case.rule("errors", scenario)
     if not row:
         case.skip(f"profile {case.profile.name} documents no error row for {scenario}")
+    if scenario in ("missing_api_key", "invalid_api_key"):
+        case.require_auth()
     check_error(case, provoke(case, scenario), scenario, row)

@@ -28,6 +28,9 @@ BLOCKS = {
 def _ask(case, block, question="Describe this input in one short sentence."):
     if case.rule("string_content_only", default=False):
         case.skip(f"profile {case.profile.name} documents string content only")
+    documented = case.rule("content_blocks", "supported", default=None)
+    if documented is not None and block["type"] not in documented:  # not sent: the profile does not document it
+        case.skip(f"profile {case.profile.name} does not document the {block['type']} content block ({case.source('content_blocks')})")
     body = chat_body(case)
     body["messages"] = [{"role": "user", "content": [{"type": "text", "text": question}, block]}]
     return send(case, body)
@@ -47,13 +50,16 @@ def test_content_image_https_url(case):
     """an image_url block with an https URL gets a well-formed reply (or a clean refusal)"""
     url = case.target.image_url
     if not url:
-        case.skip("no image URL configured: pass --image-url (CLI) or --target-image-url (pytest) with an https image the target can fetch")
+        case.skip(f"no image URL configured: pass {case.option('image_url')} with an https image the target can fetch")
     check_reply_or_unsupported(case, _ask(case, {"type": "image_url", "image_url": {"url": url, "detail": "auto"}}), "image by URL", feature="content.block.image_url")
 
 
 @pytest.mark.capability("vision")
 def test_content_video_url(case):
     """a video_url block gets a well-formed reply (or a clean refusal)"""
+    documented = case.rule("content_blocks", "supported", default=None)
+    if documented is not None and "video_url" not in documented:
+        case.skip(f"profile {case.profile.name} does not document the video_url content block ({case.source('content_blocks')})")
     url = getattr(case.target, "video_url", None)
     if not url:
         case.skip("no video URL configured: the suite never fetches media from the internet and has no video URL to offer")

@@ -58,6 +58,8 @@ def test_error_row(case, scenario):
     row = case.rule("errors", scenario)
     if not row:
         case.skip(f"profile {case.profile.name} documents no error row for {scenario}")
+    if scenario in ("missing_api_key", "invalid_api_key"):
+        case.require_auth()
     exchange = provoke(case, scenario)
     case.check(check_error_status, exchange, int(row["status"]))
     case.check(check_error_shape, exchange, case.schemas, case.strictness)

@@ -44,6 +44,7 @@ def test_auth_scheme_accepted(case, scheme):
     """a request authenticated with {scheme} gets a reply"""
     if scheme not in (case.rule("auth", default=["bearer"]) or []):
         case.skip(f"profile {case.profile.name} does not document {scheme} authentication")
+    case.require_auth()
     check_reply(case, send_with(case, chat_body(case), auth=scheme))
 
 

@@ -2,7 +2,6 @@
 
 import pytest
 
-from conformance.checks.common import check_success_status
 from conformance.checks.errors import check_error_shape
 from conformance.checks.openai_stream import check_error_before_stream, check_stream_matches_nonstream, check_stream_options_accepted
 from conformance.suites.openai_support import chat_body, check_reply, check_stream, send

@@ -1,0 +1,50 @@
+"""The Node clients as referees: openai-node, the Anthropic TypeScript SDK and the AI SDK replay
+the exchange's bytes through their own parsers (see :mod:`conformance.clients.node`).
+
+Applied by judge() only where the clients are installed (``conformance clients install``); a
+client that raises, or reads a different reply than the one the server sent (as we reassemble
+it), is a finding naming the client, its version and the call that broke.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+from conformance.checks import Violation, check, rule
+from conformance.clients import BREAKS
+
+NODE_CLIENTS = ("openai-node", "anthropic-node", "ai-sdk")
+SOURCE = "openai-node, @anthropic-ai/sdk and the AI SDK (ai, @ai-sdk/openai-compatible, @ai-sdk/anthropic) as pinned in conformance/clients/node.py"
+
+
+def _pointer(exchange: Any) -> str:
+    if exchange is None:  # a live call of the client lane: the outcome is the evidence
+        return ""
+    return f"/exchanges/{exchange.index}/response/{'raw_sse' if exchange.is_sse else 'body'}"
+
+
+@check(
+    cls=None,
+    source=SOURCE,
+    title="every Node client reads the reply without an error",
+    breaks=NODE_CLIENTS,
+    evidence="the client itself raised while reading the recorded bytes through its own parser",
+    rules=[
+        rule("differs", "every Node client reads the reply the server sent",
+             breaks=NODE_CLIENTS,
+             evidence="the client returned another text, other tool calls or another finish reason than the server sent, as we reassemble it"),
+    ],
+)
+def check_node_clients(exchange: Any, outcomes: list[Any] | None = None) -> Iterator[Violation]:
+    """``outcomes``: what the clients did (the live lane); default: replay the exchange's bytes."""
+    if outcomes is None:
+        from conformance.clients.node import replay
+
+        outcomes = replay(exchange)
+    from conformance.clients.node import DIFFERENCE_PREFIX
+
+    for item in outcomes:
+        if item.outcome != BREAKS:
+            continue
+        local = "differs" if item.detail.startswith(DIFFERENCE_PREFIX) else None
+        yield Violation(f"{item.client} {item.version} {item.feature}: {item.detail}", _pointer(exchange), rule=local)

@@ -1,0 +1,85 @@
+"""A case's verdict (conformance.verdicts decides) as a pytest outcome, and its record attached
+to the test report so the controller can collect it from every worker."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conformance.errors import CaseStop, TransportFailure
+from conformance.findings import CaseRecord, Verdict
+from conformance.plugin import CASE_PROPERTY
+from conformance.plugin.case import _CONTEXT_KEY
+
+
+def _judge(record: CaseRecord, call: pytest.CallInfo) -> None:
+    """The case's verdict from its findings and how it ended (conformance.verdicts decides)."""
+    from conformance.verdicts import Ending, case_verdict
+
+    excinfo = call.excinfo
+    preset = record.verdict  # UNSUPPORTED or WARN (inconclusive), set by the case on its way out
+    reason = record.reason
+    if excinfo is None or excinfo.errisinstance(CaseStop):
+        ending = Ending.INCONCLUSIVE if preset is Verdict.WARN else Ending.COMPLETED
+    elif excinfo.errisinstance(pytest.skip.Exception):
+        reason = str(excinfo.value.msg).removeprefix("UNSUPPORTED: ")
+        ending = Ending.UNSUPPORTED if preset is Verdict.UNSUPPORTED else Ending.SKIPPED
+    elif excinfo.errisinstance(TransportFailure):
+        ending, reason = Ending.TRANSPORT, str(excinfo.value)
+    else:
+        ending, reason = Ending.CRASHED, f"{excinfo.typename}: {excinfo.value}"
+    record.verdict, record.reason = case_verdict(record.findings, ending, reason)
+
+
+def _set_outcome(item: pytest.Item, report: pytest.TestReport, record: CaseRecord) -> None:
+    verdict = record.verdict
+    if verdict in (Verdict.FAIL, Verdict.ERROR):
+        lines = [f"{verdict.value}: {record.title}"]
+        if record.reason:
+            lines.append(record.reason)
+        lines += [f.line() for f in record.findings]
+        report.outcome = "failed"
+        report.longrepr = "\n".join(lines)
+    elif verdict in (Verdict.SKIP, Verdict.UNSUPPORTED):
+        prefix = "UNSUPPORTED: " if verdict is Verdict.UNSUPPORTED else ""
+        report.outcome = "skipped"
+        path, line, _ = item.location
+        report.longrepr = (str(path), (line or 0) + 1, f"{prefix}{record.reason}")
+    else:
+        report.outcome = "passed"
+        report.longrepr = None
+
+
+def _skip_reason(report: pytest.TestReport) -> str:
+    if isinstance(report.longrepr, tuple):
+        return str(report.longrepr[2]).removeprefix("Skipped: ")
+    return str(report.longrepr or "")
+
+
+def _attach(item: pytest.Item, report: pytest.TestReport, record: CaseRecord) -> None:
+    context = item.stash.get(_CONTEXT_KEY, None)
+    if context is not None:
+        record.exchanges = [e.to_dict() for e in context.exchanges]
+    data = record.to_dict()
+    report.user_properties.append((CASE_PROPERTY, json.dumps(data)))
+    from conformance import allure_support
+
+    if allure_support.active(item.config):
+        allure_support.annotate(data)
+
+
+# the category each verdict is counted under in pytest's own summary line, so that it agrees with
+# the conformance totals (pytest would count a WARN as passed and an ERROR as failed)
+CATEGORY = {"PASS": "passed", "FAIL": "failed", "WARN": "warn", "UNSUPPORTED": "unsupported", "SKIP": "skipped", "ERROR": "error"}
+
+
+def verdict_category(report: pytest.TestReport) -> str | None:
+    """The verdict of the case this report carries, as a pytest stats category; None when it carries none."""
+    for name, value in getattr(report, "user_properties", ()):
+        if name == CASE_PROPERTY:
+            try:
+                return CATEGORY.get(json.loads(value).get("verdict", ""))
+            except ValueError:
+                return None
+    return None
