@@ -96,6 +96,10 @@ def _pytest_command(profiles: tuple[str, ...], matrix_file: Path, report_dir: Pa
            "--conformance-fault-matrix", str(matrix_file), "--conformance-report-dir", str(report_dir)]
     if not _plugin_registered():
         cmd += ["-p", "conformance.pytest_plugin"]
+    from conformance.clients import REFEREE_CHECKS  # real clients as referees have their own fault table: not replayed here
+
+    for check in sorted(REFEREE_CHECKS):
+        cmd += ["--disable-check", check]
     for profile in profiles:
         cmd += ["--target-profile", profile]
     if workers:
