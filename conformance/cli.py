@@ -100,6 +100,8 @@ def build_parser() -> Parser:
     run.add_argument("--image-url", metavar="URL", help="an https image URL the target can fetch, for image-by-URL cases")
     run.add_argument("--disable-check", action="append", default=[], metavar="CHECK", help="switch a check off by name (see 'conformance checks')")
     run.add_argument("--timeout", type=seconds, metavar="SECONDS", help="total time allowed for one exchange (default 120)")
+    run.add_argument("--deadline", type=seconds, metavar="SECONDS", help="time allowed for the whole run: cases not finished by then are ERROR (default: none)")
+    run.add_argument("--breaker", type=int, metavar="N", help="after N consecutive transport failures of the same kind, the target's remaining cases are ERROR without waiting (default 3; 0: off)")
     run.add_argument("--fault", action="append", default=[], metavar="NAME", help="embedded server only: inject a named fault (see 'conformance faults')")
     run.add_argument("--tolerance", action="append", default=[], metavar="NAME", help="embedded server only: show a named legal variation (see 'conformance tolerances')")
     run.add_argument("-k", dest="keyword", metavar="EXPR", help="only run cases matching the pytest -k expression")
@@ -134,6 +136,8 @@ def build_parser() -> Parser:
     checks.add_argument("action", nargs="?", choices=["show", "explain", "rules"], help="show (or explain) RULE: source, severity per strictness, the fault that proves it, an example; rules: every rule id")
     checks.add_argument("rule", nargs="?", metavar="RULE", help="a rule id (e.g. stream_done_terminator) or a check name")
     checks.add_argument("--no-example", action="store_true", help="show: do not run the proving fault for an example exchange")
+    checks.add_argument("--evidence", action="store_true", help="replay every reference-server fault through the official SDKs and print fault x SDK outcome x rule x severity")
+    checks.add_argument("--fault", action="append", default=[], metavar="NAME", help="with --evidence: only these faults")
     faults = sub.add_parser("faults", help="list the reference server's named faults")
     faults.add_argument("--coverage", action="store_true", help="print rule × fault: the faults that prove each rule (exit 1 when a rule has none)")
     sub.add_parser("tolerances", help="list the reference server's named tolerances (legal variations)")
@@ -184,12 +188,19 @@ def resolve_run(args: argparse.Namespace) -> RunConfig:
     from conformance.report.cli import check_baseline_file
 
     baseline = check_baseline_file(args.baseline or table.get("baseline"))
+    deadline = args.deadline if args.deadline is not None else table.get("deadline")
+    if deadline is not None and deadline <= 0:
+        raise ConfigError("--deadline must be a positive number of seconds")
+    breaker = args.breaker if args.breaker is not None else table.get("breaker", 3)
+    if breaker < 0:
+        raise ConfigError("--breaker must be 0 (off) or a number of failures")
     report_dir = args.report_dir or table.get("report_dir", "reports")
     where = "--report-dir" if args.report_dir else f"{config_path}:{line_of(config_path, 'report_dir') or 1}: report_dir" if "report_dir" in table else "--report-dir (default)"
     check_writable_dir(report_dir, "--report-dir", where)  # before any request: a run must be able to leave its results
     if getattr(args, "alluredir", None):
         check_writable_dir(args.alluredir, "--alluredir")
-    return RunConfig(targets=targets, strictness=strictness, report_dir=report_dir, disable_checks=disabled, baseline=baseline, interface="cli")
+    return RunConfig(targets=targets, strictness=strictness, report_dir=report_dir, disable_checks=disabled, baseline=baseline, interface="cli",
+                     deadline_s=deadline, breaker=int(breaker))
 
 
 def _target_from(scope: dict[str, Any], args: argparse.Namespace, i: int, count: int) -> Target:
@@ -209,7 +220,7 @@ def _target_from(scope: dict[str, Any], args: argparse.Namespace, i: int, count:
     headers = dict(scope.get("headers") or {})
     headers.update(dict(parse_header(h) for h in args.header))
     profiles = [p for value in (args.profile or []) for p in profile_names(value)] or profile_list(scope.get("profile"))
-    limits = limits_from(scope.get("timeouts"), scope.get("max_response_bytes"))
+    limits = limits_from(scope.get("timeouts"), scope.get("max_response_bytes"), sizes=scope.get("limits"))
     budgets = budgets_from(scope.get("limits"), {"max_tokens": args.max_tokens,
                                                  **{f"max_tokens_{c}": getattr(args, f"max_tokens_{c}") for c in CAPABILITIES}})
     if args.timeout is not None:  # validated by argparse: positive and finite
@@ -301,6 +312,10 @@ def command_run(args: argparse.Namespace) -> int:
     _ask_clients(args.clients)
     if getattr(args, "no_auth", False) and any(t.embedded for t in run.targets):
         raise ConfigError("--no-auth applies to a target (--base-url): the embedded reference server has its own key")
+    if run.deadline_s:
+        import time
+
+        run.deadline_at = time.time() + run.deadline_s
     if args.fault and not all(t.embedded for t in run.targets):
         raise ConfigError("--fault applies to the embedded reference server only (drop --base-url)")
     if args.tolerance and not all(t.embedded for t in run.targets):
@@ -358,7 +373,9 @@ def command_serve(args: argparse.Namespace) -> int:
 
 
 def command_checks(args: argparse.Namespace) -> int:
-    from conformance.checks import load_all
+    """Every check and the rules it enforces, each with its severity per strictness and its evidence;
+    ``--evidence``: the table proving those severities (every fault replayed through both SDKs)."""
+    from conformance.checks import NOT_EVALUATED, load_all
 
     action = getattr(args, "action", None)
     if action in ("show", "explain"):
@@ -374,9 +391,22 @@ def command_checks(args: argparse.Namespace) -> int:
     if getattr(args, "rule", None):
         raise ConfigError(f"unexpected '{args.rule}' (did you mean 'conformance checks show {args.rule}'?)")
 
+    if getattr(args, "evidence", False):
+        from conformance.sdk.evidence import command_evidence
+
+        return command_evidence(args)
+    label = {"error": "FAIL", "warning": "WARN", "info": "INFO"}
     for name, info in sorted(load_all().items()):
         cls = f"class {info.cls}" if info.cls else "-"
         print(f"{name:42} {cls:9} {info.title}  [{info.source}]")
+        for local, item in sorted(info.rules.items()):
+            if local == NOT_EVALUATED:
+                continue
+            why = (f"breaks {', '.join(item.breaks)}" if item.breaks else "") + ("; " if item.breaks and item.semantic else "") + \
+                  (f"not delivered: {item.semantic}" if item.semantic else "")
+            why = why or ("tolerated by the SDKs" if item.compatible.value != "error" else "no evidence recorded yet")
+            evidence = f" ({item.evidence})" if item.evidence else ""
+            print(f"  {item.id:48} compatible {label[item.compatible.value]:4}  strict {label[item.strict.value]:4}  {why}{evidence}")
     return EXIT_OK
 
 
@@ -449,7 +479,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         handler = COMMANDS.get(args.command) or getattr(args, "handler", None)
         return handler(args)
     except ConformanceError as exc:
-        print(f"conformance: error: {exc}", file=sys.stderr)
+        from conformance.redact import environment_redactor
+
+        print(f"conformance: error: {environment_redactor().text(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("conformance: interrupted", file=sys.stderr)

@@ -6,12 +6,24 @@ exchanges whatever produced them (the live transport, the proxy, a HAR file, a s
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
 from conformance.sse import FramingIssue, SSEEvent
 
 MAX_RAW_SSE_CHARS = 256 * 1024
+MB = 1024 * 1024
+# what one exchange may cost in memory (the transport's Limits override them) ...
+MAX_BODY_BYTES = 16 * MB
+# a stream's events are kept parsed for the checks: about 10-15 times their size on the wire for chat
+# chunks, about 400 bytes each for tiny ones. These defaults keep one exchange under ~400 MB
+# (measured: see issue 18's note); raise them with [limits] when the machine allows.
+MAX_STREAM_BYTES = 24 * MB
+MAX_EVENTS = 500_000
+# ... and how much of it is stored in results.json (bounded recording: the rest is summarised
+# by its size and sha256; checks have seen all of it)
+RECORD_BYTES = 2 * MB
 
 
 @dataclass
@@ -34,9 +46,17 @@ class Exchange:
     saw_done: bool = False
     raw_sse: str | None = None
     error: str | None = None
-    error_kind: str | None = None  # connect | timeout | too_large | read | redirect
+    error_kind: str | None = None  # connect | timeout | too_large | read | redirect | decode | stopped
     timings: dict[str, float] = field(default_factory=dict)
     retry_note: str | None = None  # why a 429/5xx answer was not retried further
+    # where the response echoed a configured secret (scrubbed before anything was stored):
+    # "header <name>", "body", "stream", "error"; and whether a 2xx body held it unmasked
+    secret_echo: list[str] = field(default_factory=list)
+    secret_echo_unmasked: bool = False
+    size: int = 0  # bytes of the response body (after content decoding)
+    sha256: str | None = None  # of those bytes, when the body was read
+    record_limit: int = RECORD_BYTES
+    raw_complete: bool = True  # raw_sse/text hold the whole response (False: only its beginning)
 
     # -- conveniences for checks ---------------------------------------------------------------
     @property
@@ -68,7 +88,30 @@ class Exchange:
     def header_ptr(self, name: str) -> str:
         return f"/exchanges/{self.index}/response/headers/{name.lower()}"
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, record_limit: int | None = None) -> dict[str, Any]:
+        """The exchange as results.json stores it: at most ``record_limit`` bytes of body or
+        stream (default: :attr:`record_limit`); beyond it a ``recording`` marker gives the
+        total size and the sha256 of the whole."""
+        limit = self.record_limit if record_limit is None else record_limit
+        body, events, raw_sse, truncated = self._bounded(limit)
+        response: dict[str, Any] = {
+            "status": self.status,
+            "headers": self.headers,
+            "body": body,
+            "events": events,
+            "raw_sse": raw_sse,
+            "error": self.error,
+        }
+        if self.secret_echo:
+            response["secret_echo"] = list(self.secret_echo)
+        if truncated:
+            response["recording"] = {
+                "truncated": True,
+                "limit_bytes": limit,
+                "total_bytes": self.size,
+                "sha256": self.sha256,
+                **({"stored_events": len(events or []), "total_events": len(self.events or [])} if self.is_sse else {}),
+            }
         return {
             "request": {
                 "method": self.method,
@@ -76,16 +119,41 @@ class Exchange:
                 "headers": self.request_headers,
                 "body": self.request_body,
             },
-            "response": {
-                "status": self.status,
-                "headers": self.headers,
-                "body": None if self.is_sse else self.body,
-                "events": [e.to_dict() for e in self.events] if self.events is not None else None,
-                "raw_sse": self.raw_sse,
-                "error": self.error,
-            },
+            "response": response,
             "timings": {k: round(v, 4) for k, v in self.timings.items()},
         }
+
+    def _bounded(self, limit: int) -> tuple[Any, list[dict[str, Any]] | None, str | None, bool]:
+        if not self.is_sse:
+            if self.size <= limit and len(self.text) <= limit:
+                return self.body, None, None, False
+            return _prefix(self.text, limit), None, None, True
+        events: list[dict[str, Any]] = []
+        used = 0
+        truncated = False
+        for event in self.events or []:
+            cost = 3 * len(event.data) + 100  # the data, its parsed form and the JSON around them
+            if used + cost > limit:
+                truncated = True
+                break
+            used += cost
+            events.append(event.to_dict())
+        raw = self.raw_sse
+        if raw is not None and len(raw) > max(limit - used, 0):
+            raw, truncated = _prefix(raw, max(limit - used, 0)), True
+        return None, events, raw, truncated or not self.raw_complete
+
+
+def _prefix(text: str, limit: int) -> str:
+    """The beginning of ``text`` that stays about ``limit`` bytes once written as JSON (a body
+    of control characters is six times larger escaped)."""
+    import json as jsonlib
+
+    piece = text[:limit]
+    written = len(jsonlib.dumps(piece))
+    if written > limit and piece:
+        piece = piece[: max(int(len(piece) * limit / written), 0)]
+    return piece
 
 
 class Recorder:
@@ -95,9 +163,24 @@ class Recorder:
 
     ``stream`` says the request asked for a stream: a 200 answer is then read as SSE whatever its
     content-type says (SDKs do), so a wrong content-type is one finding, not a cascade.
+
+    Memory is bounded: a body is kept up to ``max_body`` bytes, a stream is parsed as it arrives
+    (its events kept, its raw bytes only up to the recording limit) up to ``max_stream`` bytes
+    and ``max_events`` events. Past a limit :attr:`limit_error` names it; the feeder stops and
+    the exchange ends with that error (``error_kind`` ``too_large``).
     """
 
-    def __init__(self, exchange: Exchange, redactor: Any = None, *, stream: bool = False, expect_done: bool = False) -> None:
+    def __init__(
+        self,
+        exchange: Exchange,
+        redactor: Any = None,
+        *,
+        stream: bool = False,
+        expect_done: bool = False,
+        max_body: int = MAX_BODY_BYTES,
+        max_stream: int = MAX_STREAM_BYTES,
+        max_events: int = MAX_EVENTS,
+    ) -> None:
         from conformance.redact import Redactor
         from conformance.sse import SSEParser
 
@@ -107,15 +190,36 @@ class Recorder:
         self.is_sse = media == "text/event-stream" or (stream and exchange.status == 200)
         self.parser = SSEParser(expect_done=expect_done) if self.is_sse else None
         self._chunks: list[bytes] = []
+        self._kept = 0
+        self._keep = max(MAX_RAW_SSE_CHARS, exchange.record_limit) if self.is_sse else max_body
+        self._hash = hashlib.sha256()
+        self.max_body, self.max_stream, self.max_events = max_body, max_stream, max_events
         self.size = 0
+        self.limit_error: str | None = None
 
     def feed(self, chunk: bytes) -> int:
-        """Take the next bytes; returns how many events they completed."""
+        """Take the next bytes; returns how many events they completed. Past a limit nothing
+        more is taken and :attr:`limit_error` says which limit."""
+        if self.limit_error is not None:
+            return 0
+        cap = self.max_stream if self.parser is not None else self.max_body
+        if self.size + len(chunk) > cap:
+            what, name = ("stream", "max_stream_bytes") if self.parser is not None else ("body", "max_body_bytes")
+            self.limit_error = f"response {what} larger than the {_size(cap)} limit ({name}); reading stopped"
+            chunk = chunk[: cap - self.size]
         self.size += len(chunk)
-        self._chunks.append(chunk)
-        if self.parser is not None:
-            return len(self.parser.feed(chunk))
-        return 0
+        self._hash.update(chunk)
+        if self._kept < self._keep:
+            piece = chunk[: self._keep - self._kept]
+            self._chunks.append(piece)
+            self._kept += len(piece)
+        if self.parser is None:
+            return 0
+        done = len(self.parser.feed(chunk))
+        if len(self.parser.events) > self.max_events and self.limit_error is None:
+            self.limit_error = f"stream of more than {self.max_events:,} events (max_events); reading stopped"
+            del self.parser.events[self.max_events :]
+        return done
 
     def finish(self, complete: bool = True) -> Exchange:
         """Parse and redact what was read. ``complete`` is False when reading was cut short
@@ -123,34 +227,60 @@ class Recorder:
         import json as jsonlib
 
         ex = self.exchange
+        redactor = self.redactor
         raw = b"".join(self._chunks)
         self._chunks = []
-        text = self.redactor.text(raw.decode("utf-8", "replace"))
+        ex.size, ex.sha256 = self.size, self._hash.hexdigest()
+        success = ex.status is not None and 200 <= ex.status < 300
+        decoded = raw.decode("utf-8", "replace")
+        before = redactor.hits
+        text = redactor.text(decoded)
+        if redactor.hits > before:
+            ex.secret_echo.append("stream" if self.parser is not None else "body")
+            ex.secret_echo_unmasked = ex.secret_echo_unmasked or (success and redactor.contains_whole(decoded))
+        del decoded
         ex.text = text
         if self.parser is not None:
-            if complete:
+            if complete and self.limit_error is None:
                 self.parser.close()
-            ex.events = [self._redact_event(e) for e in self.parser.events]
+            before = redactor.hits
+            ex.events = self.parser.events
+            for event in ex.events:
+                self._redact_event(event)
+            if redactor.hits > before and "stream" not in ex.secret_echo:
+                ex.secret_echo.append("stream")
             ex.framing = self.parser.issues
             ex.comments = self.parser.comments
             ex.saw_done = self.parser.saw_done
             ex.raw_sse = text[:MAX_RAW_SSE_CHARS]
+            ex.raw_complete = self._kept >= self.size and len(text) <= MAX_RAW_SSE_CHARS
+            self.parser = None
             return ex
         try:
-            ex.body = self.redactor.obj(jsonlib.loads(raw)) if raw else None
+            parsed = jsonlib.loads(raw) if raw else None
+            before = redactor.hits
+            ex.body = redactor.obj(parsed)
+            if redactor.hits > before and "body" not in ex.secret_echo:
+                ex.secret_echo.append("body")
             ex.is_json = bool(raw)
         except (ValueError, RecursionError):
             ex.body = text
         return ex
 
     def _redact_event(self, event: SSEEvent) -> SSEEvent:
-        data = self.redactor.text(event.data)
-        # The parsed JSON needs its own pass only when the text had a secret or escapes: without
-        # a backslash, every string in the JSON is a verbatim piece of the text already scanned.
-        if event.json is not None and (data != event.data or "\\" in event.data):
-            event.json = self.redactor.obj(event.json)
-        event.data = data
+        before = self.redactor.hits
+        event.data = self.redactor.text(event.data)
+        # the parsed form can only hold a secret the data did not show as such through escapes
+        if event.json is not None and (self.redactor.hits > before or "\\" in event.data):
+            try:
+                event.json = self.redactor.obj(event.json)
+            except RecursionError:
+                event.json = None
         return event
+
+
+def _size(n: int) -> str:
+    return f"{n // MB} MB" if n >= MB and n % MB == 0 else f"{n:,} bytes"
 
 
 def record(

@@ -67,6 +67,7 @@ def build() -> list[Applicable]:
     from conformance.checks import anthropic_stream as ans
     from conformance.checks import common, errors, models, openai_chat as oc, openai_logprobs as lp
     from conformance.checks import openai_params as op, openai_stream as os_, openai_tools as ot
+    from conformance.checks import sdk
     from conformance.checks import node_clients as nc
 
     def chat(f: Facts, x: Exchange, c: JudgeContext) -> bool:
@@ -103,6 +104,10 @@ def build() -> list[Applicable]:
     def anthropic_error(f: Facts, x: Exchange, c: JudgeContext) -> bool:
         return f.protocol == "anthropic" and f.error_status and x.error is None
 
+    def sdk_replayable(protocol: str):
+        def when(f: Facts, x: Exchange, c: JudgeContext) -> bool:
+            return f.protocol == protocol and f.endpoint != "other" and x.error is None and (f.success or f.error_status)
+        return when
     def node_clients(f: Facts, x: Exchange, c: JudgeContext) -> bool:
         if f.endpoint not in (CHAT, MESSAGES) or not f.success or x.error is not None:
             return False
@@ -159,6 +164,8 @@ def build() -> list[Applicable]:
         return value if value and value > 0 else None
 
     return [
+        # -- transport: a credential echoed by the server (scrubbed at capture; flagged by the Recorder)
+        Applicable(common.check_credential_echo, lambda f, x, c: bool(x.secret_echo)),
         # -- framing and media type ----------------------------------------------------------------
         Applicable(common.check_json_content_type, api_json),
         Applicable(os_.check_stream_content_type, any_stream),
@@ -239,6 +246,9 @@ def build() -> list[Applicable]:
         Applicable(an.check_anthropic_tool_choice, lambda f, x, c: (msg_reply(f, x, c) or msg_stream(f, x, c)) and isinstance(f.asked("tool_choice"), dict)
                    and anthropic_tool_schemas(f) is not None and _anthropic_message(x) is not None,
                    lambda f, x, c: (_anthropic_message(x), msg_pointer(x), f.asked("tool_choice"), list(anthropic_tool_schemas(f)))),
+        # -- the official SDKs as referees: the same bytes through openai-python / anthropic-python --
+        Applicable(sdk.check_openai_sdk, sdk_replayable("openai"), lambda f, x, c: (x, f.endpoint)),
+        Applicable(sdk.check_anthropic_sdk, sdk_replayable("anthropic"), lambda f, x, c: (x, f.endpoint)),
         # -- real clients as referees: the Node clients replay the bytes (when installed) ---------------
         Applicable(nc.check_node_clients, node_clients),
     ]

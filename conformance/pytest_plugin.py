@@ -39,6 +39,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "conformance(protocol, feature): a conformance case of a protocol's feature area")
     config.addinivalue_line("markers", "capability(name): the case needs the model configured for this capability")
+    config.addinivalue_line("markers", "client_lane: the case calls the target through an official SDK client (conformance/suites/clients)")
     CASES.clear()
     config._conformance_started = (time.time(), time.monotonic())  # type: ignore[attr-defined]
 

@@ -1,17 +1,59 @@
 """Secrets never reach an artifact: the one place that scrubs them from what is recorded.
 
 Credential headers are replaced by ``[REDACTED]`` and every known secret value is scrubbed from
-URLs, headers, bodies and stream events at capture time, before anything is stored.
+URLs, headers, bodies, stream events, error messages and terminal output at capture time, before
+anything is stored.
+
+A secret is found whole and as any substring of 8 or more of its characters, case-insensitively,
+and in the forms a server may echo it in: base64 (standard and URL-safe, at any alignment),
+percent-encoded (minimal and every byte) and JSON ``\\u``-escaped. The matching is done on
+8-character windows of the secret (and of each encoded form of each window): overlapping matches
+are merged, so a longer piece is removed whole.
+
+:attr:`Redactor.hits` counts the pieces scrubbed; the recorder uses it to flag an exchange whose
+response echoed a credential (``Exchange.secret_echo``).
 """
 
 from __future__ import annotations
 
+import base64
+import re
 from typing import Any, Iterable
+from urllib.parse import quote
 
 REDACTED = "[REDACTED]"
 SENSITIVE_HEADERS = frozenset(
     {"authorization", "x-api-key", "api-key", "proxy-authorization", "cookie", "set-cookie", "x-goog-api-key"}
 )
+WINDOW = 8  # a piece of a secret this long or longer is a secret
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+_SECRET_NAME = re.compile(r"key|token|secret|auth|password|credential|session", re.IGNORECASE)
+
+
+def header_secrets(headers: dict[str, str] | None) -> list[str]:
+    """The values of extra headers that are credentials (by name): they are secrets too."""
+    out = []
+    for name, value in (headers or {}).items():
+        if value and (name.lower() in SENSITIVE_HEADERS or _SECRET_NAME.search(name)):
+            out.append(value)
+            scheme, _, rest = value.partition(" ")
+            if rest and scheme.lower() in ("bearer", "basic", "token"):
+                out.append(rest.strip())
+    return out
+
+
+def _forms(piece: str) -> set[str]:
+    """The ways a server may write ``piece``: as is, base64, percent- and \\u-escaped."""
+    raw = piece.encode("utf-8")
+    forms = {piece, quote(piece, safe=""), "".join(f"%{b:02x}" for b in raw)}
+    forms.add("".join(f"\\u{ord(c):04x}" for c in piece))
+    for k in range(3):  # base64 of the piece at each alignment: the characters it alone determines
+        encoded = base64.b64encode(b"\0" * k + raw).decode()
+        stable = encoded[-(-k * 8 // 6) : (k + len(raw)) * 8 // 6]
+        if len(stable) >= 6:
+            forms.add(stable)
+            forms.add(stable.replace("+", "-").replace("/", "_"))
+    return {f for f in forms if f}
 
 
 class Redactor:
@@ -19,18 +61,90 @@ class Redactor:
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         self._secrets: set[str] = set()
+        self._quiet: set[str] = set()  # scrubbed, but finding them is not an echo (e.g. a made-up wrong key)
+        self._loud: Redactor | None = None
+        self._pattern: re.Pattern[str] | None = None
+        self.hits = 0
         for secret in secrets:
             self.add(secret)
 
-    def add(self, secret: str | None) -> None:
-        if secret and len(secret) >= 4:
+    def add(self, secret: str | None, *, echo: bool = True) -> None:
+        """Scrub ``secret`` from now on. ``echo=False``: a value that is scrubbed but whose
+        appearance does not count in :attr:`hits` (a deliberately wrong key a case sends)."""
+        if secret and len(secret) >= 4 and secret not in self._secrets:
             self._secrets.add(secret)
+            if not echo:
+                self._quiet.add(secret)
+            self._pattern = self._loud = None
+
+    @property
+    def secrets(self) -> frozenset[str]:
+        return frozenset(self._secrets)
+
+    def _compiled(self) -> re.Pattern[str] | None:
+        if self._pattern is None and self._secrets:
+            pieces: set[str] = set()
+            for secret in self._secrets:
+                if len(secret) < WINDOW or secret in self._quiet:  # a made-up key is no secret: only whole
+                    pieces.add(secret)
+                    continue
+                for variant in {secret, secret.lower(), secret.upper()}:
+                    for i in range(len(variant) - WINDOW + 1):
+                        pieces.add(variant[i : i + WINDOW])
+            literals: set[str] = set()
+            for piece in pieces:
+                literals |= _forms(piece)
+            self._pattern = re.compile(_trie_regex({s.lower() for s in literals}))
+        return self._pattern
+
+    def spans(self, value: str) -> list[tuple[int, int]]:
+        """Where secrets (in any form, whole or in pieces) are in ``value``: merged spans."""
+        pattern = self._compiled()
+        if pattern is None or not value:
+            return []
+        low = value.lower()
+        if len(low) != len(value):  # a non-ASCII character that lower-cases to several
+            low = value.translate(_ASCII_LOWER)
+        merged: list[tuple[int, int]] = []
+        pos = 0
+        while True:
+            match = pattern.search(low, pos)
+            if match is None:
+                return merged
+            start, end = match.span()
+            probe = start + 1
+            while probe < end:  # overlapping pieces: a longer piece of the secret is one span
+                more = pattern.match(low, probe)
+                if more is not None:
+                    end = max(end, more.end())
+                probe += 1
+            if merged and start <= merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+            else:
+                merged.append((start, end))
+            pos = end
 
     def text(self, value: str) -> str:
-        for secret in sorted(self._secrets, key=len, reverse=True):
-            if secret in value:
-                value = value.replace(secret, REDACTED)
-        return value
+        spans = self.spans(value)
+        if not spans:
+            return value
+        if not self._quiet:
+            self.hits += len(spans)
+        else:
+            if self._loud is None:
+                self._loud = Redactor(self._secrets - self._quiet)
+            self.hits += len(self._loud.spans(value))
+        out, last = [], 0
+        for start, end in spans:
+            out.append(value[last:start])
+            out.append(REDACTED)
+            last = end
+        out.append(value[last:])
+        return "".join(out)
+
+    def contains_whole(self, value: str) -> bool:
+        """True when a secret appears unmasked (whole, as sent) in ``value``."""
+        return any(secret in value for secret in self._secrets - self._quiet)
 
     def headers(self, headers: Iterable[tuple[str, str]]) -> dict[str, str]:
         out: dict[str, str] = {}
@@ -48,3 +162,34 @@ class Redactor:
         if isinstance(value, dict):
             return {self.text(str(k)): self.obj(v) for k, v in value.items()}
         return value
+
+
+def _trie_regex(words: set[str]) -> str:
+    """One regex matching any of ``words`` (longest first), as a trie: the engine tries one
+    character class per position instead of every word, so scanning a large body stays fast."""
+    trie: dict[str, Any] = {}
+    for word in words:
+        node = trie
+        for char in word:
+            node = node.setdefault(char, {})
+        node[""] = {}
+
+    def render(node: dict[str, Any]) -> str:
+        ends = "" in node
+        branches = [re.escape(char) + render(child) for char, child in sorted(node.items()) if char]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        if ends:
+            return f"(?:{body})?"
+        return body
+
+    return render(trie)
+
+
+def environment_redactor(extra: Iterable[str] = ()) -> Redactor:
+    """A redactor for terminal output: the keys in the usual environment variables, and ``extra``."""
+    import os
+
+    names = ("CONFORMANCE_API_KEY", "OPENAI_API_KEY", "ANTHROPIC_API_KEY")
+    return Redactor([*(os.environ.get(n) for n in names), *extra])

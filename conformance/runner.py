@@ -170,7 +170,8 @@ def run_many(run: Any, args: argparse.Namespace, pytest_args: Sequence[str]) -> 
         for target, folder in zip(run.targets, dirs):
             print(f"== target {target.name} ({target.base_url or 'embedded reference server'})", flush=True)
             one = RunConfig(targets=[target], strictness=run.strictness, report_dir=str(top / folder),
-                            disable_checks=list(run.disable_checks), interface=getattr(run, "interface", "cli"))
+                            disable_checks=list(run.disable_checks), interface=getattr(run, "interface", "cli"),
+                            deadline_s=run.deadline_s, deadline_at=run.deadline_at, breaker=run.breaker)
             config_file = Path(tmp) / f"{folder}.json"
             config_file.write_text(one.to_json())
             os.environ[RUN_CONFIG_ENV] = str(config_file)

@@ -78,7 +78,8 @@ def expand_for_faults(items: list[Any], matrix_file: Path, stash_key: Any) -> li
 # -- running it ---------------------------------------------------------------------------------------
 def run_suite(extra: list[str], report_dir: Path) -> tuple[dict[str, Any] | None, str]:
     """Run ``conformance run`` in a subprocess; return its results and its output."""
-    cmd = [sys.executable, "-m", "conformance", "run", "-q", "--report-dir", str(report_dir), *extra]
+    cmd = [sys.executable, "-m", "conformance", "run", "-q", "--report-dir", str(report_dir), *_without_client_lane(extra)]
+    # the child run must not inherit the settings of a surrounding run (ours, or pytest-xdist's)
     env = {k: v for k, v in os.environ.items() if k not in ("CONFORMANCE_RUN_CONFIG", "CONFORMANCE_EMBEDDED") and not k.startswith("PYTEST_")}
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
     path = report_dir / "results.json"
@@ -138,6 +139,16 @@ def _run_group(profiles: tuple[str, ...], members: list[Fault], workers: int | N
         if sep:
             by_fault[name].append(case)
     return {f.name: judge_fault(f, by_fault.get(f.name, [])) for f in members}
+
+
+def _without_client_lane(extra: list[str]) -> list[str]:
+    """The suite without the client lane (official SDK clients calling the target): the lane is a
+    referee of its own, proven by tests/test_sdk.py; the mutation score is about the named checks."""
+    out, selected = list(extra), False
+    for i, arg in enumerate(out[:-1]):
+        if arg == "-k":
+            out[i + 1], selected = f"({out[i + 1]}) and not client_lane", True
+    return out if selected else [*out, "-k", "not client_lane"]
 
 
 def judge_fault(fault: Fault, cases: list[dict[str, Any]]) -> FaultResult:

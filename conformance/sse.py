@@ -35,7 +35,10 @@ _FIELD_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,63}")
 DONE = "[DONE]"
 
 
-@dataclass
+MAX_KEPT = 10_000  # comments and framing issues kept per stream (an endless stream of them costs no more)
+
+
+@dataclass(slots=True)
 class SSEEvent:
     event: str | None
     data: str
@@ -75,6 +78,7 @@ class SSEParser:
     def __post_init__(self) -> None:
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._buffer = ""
+        self._pending: list[str] = []  # pieces of a line not finished yet (joined once it is)
         self._offset = 0  # characters consumed so far (approximate bytes for ASCII streams)
         self._pending_cr = False
         self._first = True
@@ -90,7 +94,13 @@ class SSEParser:
             if text.startswith("\ufeff"):
                 text = text[1:]
             self._first = False
-        self._buffer += text
+        if "\n" not in text and "\r" not in text:
+            # no line ends here: keep the piece aside (a line that never ends costs linear time)
+            if text:
+                self._pending.append(text)
+            return []
+        self._buffer = "".join([self._buffer, *self._pending, text])
+        self._pending = []
         before = len(self.events)
         self._drain_lines(final=False)
         return self.events[before:]
@@ -100,11 +110,12 @@ class SSEParser:
         if self._closed:
             return []
         self._closed = True
-        self._buffer += self._decoder.decode(b"", final=True)
+        self._buffer = "".join([self._buffer, *self._pending, self._decoder.decode(b"", final=True)])
+        self._pending = []
         before = len(self.events)
         self._drain_lines(final=True)
         if self._has_event_content():
-            self.issues.append(
+            self._add_issue(
                 FramingIssue(
                     "unterminated_event",
                     "the stream ended in the middle of an event (no blank line after its last "
@@ -115,7 +126,7 @@ class SSEParser:
             )
             self._dispatch(record_issues=True)
         if self.expect_done and not self.saw_done:
-            self.issues.append(
+            self._add_issue(
                 FramingIssue(
                     "missing_done",
                     "the stream closed without the terminal 'data: [DONE]' event",
@@ -125,6 +136,10 @@ class SSEParser:
         return self.events[before:]
 
     # -- internals -------------------------------------------------------------------------
+    def _add_issue(self, issue: FramingIssue) -> None:
+        if len(self.issues) < MAX_KEPT or issue.kind == "missing_done":
+            self.issues.append(issue)
+
     def _reset_event(self) -> None:
         self._data: list[str] = []
         self._event_name: str | None = None
@@ -175,7 +190,8 @@ class SSEParser:
         if not self._started:
             self._event_offset = self._offset
         if line.startswith(":"):
-            self.comments.append(line[1:].strip())
+            if len(self.comments) < MAX_KEPT:
+                self.comments.append(line[1:].strip())
             return
         self._started = True
         name, sep, value = line.partition(":")
@@ -187,7 +203,7 @@ class SSEParser:
             return
         if not sep or name not in KNOWN_FIELDS:
             shown = line if len(line) <= 80 else line[:77] + "..."
-            self.issues.append(
+            self._add_issue(
                 FramingIssue(
                     "line_without_field",
                     f"line is not an SSE field ('data:', 'event:', 'id:', 'retry:') nor a "
@@ -221,11 +237,11 @@ class SSEParser:
             data_lines=len(self._data),
         )
         if self.saw_done and record_issues:
-            self.issues.append(
+            self._add_issue(
                 FramingIssue("data_after_done", "an event arrived after 'data: [DONE]'", event.offset, index)
             )
         if data.strip() == "":
-            self.issues.append(
+            self._add_issue(
                 FramingIssue(
                     "empty_data",
                     "an event with empty data (SDK JSON decoders crash on it; keep-alives "
@@ -242,7 +258,7 @@ class SSEParser:
             except ValueError as exc:
                 event.json_error = str(exc)
                 if len(self._data) > 1 and all(_is_json(part) for part in self._data):
-                    self.issues.append(
+                    self._add_issue(
                         FramingIssue(
                             "missing_blank_line",
                             f"{len(self._data)} 'data:' lines that are each a complete JSON "

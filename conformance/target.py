@@ -14,7 +14,7 @@ import math
 import os
 import re
 import tomllib
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -39,13 +39,16 @@ TARGET_KEYS = {
     "name", "base_url", "model", "models", "api_key_env", "profile", "headers", "image_url",
     "timeouts", "max_response_bytes", "limits", "auth",
 }
-RUN_KEYS = TARGET_KEYS | {"strictness", "report_dir", "targets", "disable_checks", "baseline"}
+RUN_KEYS = TARGET_KEYS | {"strictness", "report_dir", "targets", "disable_checks", "baseline", "deadline", "breaker"}
+# [limits] table: memory bounds per exchange (see transport.Limits)
+SIZE_LIMIT_KEYS = {"body_bytes": "max_bytes", "stream_bytes": "max_stream_bytes", "events": "max_events", "record_bytes": "record_bytes"}
 TIMEOUT_KEYS = {"connect", "read", "total"}
 # token budgets (max_tokens / max_completion_tokens) of the cases: [limits] max_tokens for every
 # case, max_tokens_<capability> for one kind; generous, so that a verbose model is not cut (a reply
 # cut by the token limit is inconclusive, never a FAIL, but proves nothing either)
 DEFAULT_BUDGETS = {"default": 256, "tools": 1024, "reasoning": 2048}
-LIMIT_KEYS = {"max_tokens"} | {f"max_tokens_{c}" for c in CAPABILITIES}
+BUDGET_KEYS = {"max_tokens"} | {f"max_tokens_{c}" for c in CAPABILITIES}
+LIMIT_KEYS = BUDGET_KEYS | set(SIZE_LIMIT_KEYS)  # one [limits] table: token budgets and memory bounds
 
 
 @dataclass
@@ -128,6 +131,9 @@ class RunConfig:
     disable_checks: list[str] = field(default_factory=list)
     baseline: str | None = None  # a file of known deviations (conformance.report.baseline)
     interface: str = "pytest"  # "cli" under `conformance run`: hints name the CLI's options
+    deadline_s: float | None = None  # the whole run's deadline (--deadline / deadline)
+    deadline_at: float | None = None  # ... as a time.time(), fixed when the run starts
+    breaker: int = 3  # consecutive same-kind transport failures that stop a target (0: never)
 
     def to_json(self) -> str:
         return json.dumps(
@@ -138,6 +144,9 @@ class RunConfig:
                 "disable_checks": self.disable_checks,
                 "baseline": self.baseline,
                 "interface": self.interface,
+                "deadline_s": self.deadline_s,
+                "deadline_at": self.deadline_at,
+                "breaker": self.breaker,
             }
         )
 
@@ -151,6 +160,9 @@ class RunConfig:
             disable_checks=list(data.get("disable_checks", [])),
             baseline=data.get("baseline"),
             interface=data.get("interface", "pytest"),
+            deadline_s=data.get("deadline_s"),
+            deadline_at=data.get("deadline_at"),
+            breaker=int(data.get("breaker", 3)),
         )
 
 
@@ -282,12 +294,16 @@ def _check_types(scope: dict[str, Any], path: Path) -> None:
         if not isinstance(value, str):
             raise ConfigError(f"{_where(path, name)}: headers.{name} must be a string")
     expect("disable_checks", (list,), "a list of check names")
-    expect("limits", (dict,), "a table with max_tokens, max_tokens_<capability> (token budgets)")
+    expect("limits", (dict,), "a table with token budgets (max_tokens, max_tokens_<capability>) and memory bounds (" + ", ".join(sorted(SIZE_LIMIT_KEYS)) + ")")
     for key, value in (scope.get("limits") or {}).items():
         if key not in LIMIT_KEYS:
             raise ConfigError(f"{_where(path, key)}: unknown key 'limits.{key}'; known: {', '.join(sorted(LIMIT_KEYS))}")
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            raise ConfigError(f"{_where(path, key)}: limits.{key} must be a positive integer (tokens)")
+            raise ConfigError(f"{_where(path, key)}: limits.{key} must be a positive integer" + (" (tokens)" if key in BUDGET_KEYS else " (bytes or events)"))
+    for key in ("deadline", "breaker"):
+        value = scope.get(key)
+        if key in scope and (isinstance(value, bool) or not isinstance(value, (int, float)) or value < (1 if key == "deadline" else 0)):
+            raise ConfigError(f"{_where(path, key)}: {key} must be " + ("a positive number of seconds" if key == "deadline" else "a number of failures (0: off)"))
     for capability, value in (scope.get("models", {}) or {}).items():
         if capability not in MODEL_KEYS:
             raise ConfigError(
@@ -383,21 +399,24 @@ def profile_names(value: str, option: str = "--profile") -> list[str]:
     return names
 
 
-def limits_from(timeouts: dict[str, Any] | None, max_bytes: int | None, base: Limits | None = None) -> Limits:
+def limits_from(timeouts: dict[str, Any] | None, max_bytes: int | None, base: Limits | None = None, sizes: dict[str, int] | None = None) -> Limits:
     base = base or Limits()
     timeouts = timeouts or {}
-    return Limits(
-        connect_s=float(timeouts.get("connect", base.connect_s)),
-        read_s=float(timeouts.get("read", base.read_s)),
-        total_s=float(timeouts.get("total", base.total_s)),
-        max_bytes=int(max_bytes or base.max_bytes),
-    )
+    values: dict[str, Any] = {
+        "connect_s": float(timeouts.get("connect", base.connect_s)),
+        "read_s": float(timeouts.get("read", base.read_s)),
+        "total_s": float(timeouts.get("total", base.total_s)),
+        "max_bytes": int(max_bytes or base.max_bytes),
+    }
+    values.update({SIZE_LIMIT_KEYS[k]: int(v) for k, v in (sizes or {}).items() if k in SIZE_LIMIT_KEYS})
+    return replace(base, **values)
 
 
 def budgets_from(limits: dict[str, Any] | None, overrides: dict[str, int | None]) -> dict[str, int]:
     """The token budgets of a target: the config's [limits], then the command line's."""
     out: dict[str, int] = {}
-    for key, value in {**(limits or {}), **{k: v for k, v in overrides.items() if v is not None}}.items():
+    chosen = {k: v for k, v in (limits or {}).items() if k in BUDGET_KEYS}
+    for key, value in {**chosen, **{k: v for k, v in overrides.items() if v is not None}}.items():
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
             raise ConfigError(f"--{key.replace('_', '-')} must be a positive integer (tokens)")
         out["default" if key == "max_tokens" else key.removeprefix("max_tokens_")] = value

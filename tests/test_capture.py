@@ -87,13 +87,15 @@ def test_har_stream_without_done_fires_and_a_correct_one_stays_silent(tmp_path, 
         har_entry("https://api.example.com/v1/chat/completions", REPLY_REQ, 200, json.dumps(chat_reply()), "application/json", headers=AUTH, base64_body=True),
     ))
     code, out, err = run_check(capsys, str(capture), "--report-dir", str(tmp_path / "r"))
-    assert code == 1, err
+    assert code == 0, err  # openai-python tolerates a stream without [DONE]: a WARN in compatible
     found = rules(tmp_path / "r")
     assert found == {"app.har#0": set(), "app.har#1": {"stream_done_terminator"}, "app.har#2": set()}
-    assert "3 exchange(s) judged (compatible; openai, anthropic) in 3 case(s): 2 PASS, 1 FAIL" in out
+    assert "3 exchange(s) judged (compatible; openai, anthropic) in 3 case(s): 2 PASS, 0 FAIL, 1 WARN" in out
     results = json.loads((tmp_path / "r" / "results.json").read_text())
     case = next(c for c in results["cases"] if c["id"] == "app.har#1")
-    assert (case["protocol"], case["feature"], case["verdict"]) == ("openai", "streaming", "FAIL")
+    assert (case["protocol"], case["feature"], case["verdict"]) == ("openai", "streaming", "WARN")
+    code, out, err = run_check(capsys, str(capture), "--strictness", "strict", "--report-dir", str(tmp_path / "s"))
+    assert code == 1 and "2 PASS, 1 FAIL" in out, out + err
     assert case["exchanges"][0]["response"]["raw_sse"].endswith('"finish_reason": "stop"}]}\n\n')
     for name in ("summary.md", "junit.xml", "index.html"):
         assert (tmp_path / "r" / name).is_file()
@@ -159,7 +161,7 @@ CURL = (
 def test_raw_curl_capture_with_several_exchanges(tmp_path, capsys):
     capture = save(tmp_path / "bug.txt", CURL)
     code, out, err = run_check(capsys, str(capture), "--report-dir", str(tmp_path / "r"))
-    assert code == 1, err
+    assert code == 0, err  # a stream without [DONE]: WARN in compatible
     assert rules(tmp_path / "r") == {"bug.txt#0": {"stream_done_terminator"}, "bug.txt#1": set()}
     assert "bug.txt#1: the capture has no request: endpoint /v1/chat/completions inferred" in out
     assert SECRET not in (tmp_path / "r" / "results.json").read_text()
@@ -260,7 +262,7 @@ def test_rejudging_a_results_json_keeps_its_cases_and_says_when_a_stream_was_tru
     }
     capture = save(tmp_path / "results.json", saved)
     code, out, err = run_check(capsys, str(capture), "--report-dir", str(tmp_path / "r"))
-    assert code == 1, err
+    assert code == 0, err  # a stream without [DONE]: WARN in compatible
     assert "(compatible; openai)" in out
     assert rules(tmp_path / "r") == {"openai_chat/test_stream.py::test_a": {"stream_done_terminator"}, "openai_chat/test_stream.py::test_long": set()}
     assert "note: results.json#openai_chat/test_stream.py::test_long: the stream was longer than" in out
@@ -334,7 +336,7 @@ CURL_VERBOSE = (
 def test_curl_verbose_capture(tmp_path, capsys):
     capture = save(tmp_path / "verbose.txt", CURL_VERBOSE)
     code, out, err = run_check(capsys, str(capture), "--report-dir", str(tmp_path / "r"))
-    assert code == 1, out + err
+    assert code == 0, out + err  # a stream without [DONE]: WARN in compatible
     assert rules(tmp_path / "r") == {"verbose.txt#0": {"stream_done_terminator"}}
     results = (tmp_path / "r" / "results.json").read_text()
     assert SECRET not in results and "https://api.example.com/v1/chat/completions" in results

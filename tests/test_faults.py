@@ -73,12 +73,14 @@ def test_a_fault_is_judged_by_the_rules_of_its_own_cases():
     assert result.missing == {"stream_done_terminator"} and result.unexpected == {"sse_framing.empty_data"}
     assert result.where["sse_framing.empty_data"] == ["openai_chat/test_stream.py::test_stream_basic"]
     assert not judge_fault(fault, []).ok  # a selection that matches no case proves nothing
-    loose = FAULTS["no_blank_lines"]  # may_also names rule ids; a check name there allows any of its rules
-    sdk = {**case, "findings": [*case["findings"], {"check": "check_openai_sdk", "rule": "openai_sdk.differs", "severity": "error"}]}
-    assert "openai_sdk.differs" in judge_fault(fault, [sdk]).unexpected
+    framing = {**case, "findings": [*case["findings"], {"check": "check_sse_framing", "rule": "sse_framing.empty_data", "severity": "error"}]}
+    assert "sse_framing.empty_data" in judge_fault(fault, [framing]).unexpected
     from dataclasses import replace
 
-    assert "openai_sdk.differs" not in judge_fault(replace(loose, may_also=loose.may_also + ("check_openai_sdk",)), [sdk]).unexpected
+    loose = replace(fault, may_also=("check_sse_framing",))  # a check name in may_also allows any of its rules
+    assert "sse_framing.empty_data" not in judge_fault(loose, [framing]).unexpected
+    referee = {**case, "findings": [*case["findings"], {"check": "check_openai_sdk", "rule": "openai_sdk.differs", "severity": "error"}]}
+    assert judge_fault(fault, [referee]).ok  # the client referees are judged by their own fault table
 
 
 def test_a_required_extension_field_that_is_missing_is_reported():

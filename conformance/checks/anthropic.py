@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
+from conformance.findings import Severity
 from conformance.checks import Violation, check, rule
 from conformance.checks.common import schema_violations
 from conformance.findings import Strictness
@@ -26,7 +27,7 @@ def tool_uses(message: Any) -> list[dict[str, Any]]:
     return [b for b in content_blocks(message) if b.get("type") == "tool_use"]
 
 
-@check(cls=None, source=MESSAGE_SOURCE, title="the reply validates against the Anthropic message schema",
+@check(cls=None, source=MESSAGE_SOURCE, title="the reply validates against the Anthropic message schema", compatible=Severity.WARNING, evidence="the SDKs construct their models without validating (replayed faults: both tolerate it); what breaks a client is reported by the SDK checks",
        rules=[
            rule("not_object", "the reply body is a JSON object"),
        ])
@@ -37,7 +38,7 @@ def check_message_schema(exchange: Exchange, schemas: SchemaRegistry, strictness
     yield from schema_violations(schemas, "anthropic/message", strictness, exchange.body, exchange.ptr())
 
 
-@check(cls="26", source="CrossModel 003 §stop_reason; incompatibilities.md class 26", title="stop_reason agrees with the reply",
+@check(cls="26", source="CrossModel 003 §stop_reason; incompatibilities.md class 26", title="stop_reason agrees with the reply", semantic="stop_reason must say why the reply ended (max_tokens at the cap, tool_use when a tool is called)",
        rules=[
            rule("tool_use_without_call", "stop_reason tool_use comes with a tool_use block"),
            rule("max_tokens_missing", "a reply that used the whole max_tokens says stop_reason max_tokens"),
@@ -91,7 +92,7 @@ def check_anthropic_stop_sequence(message: Any, pointer: str, sequences: list[st
         yield Violation(f"stop_sequence is {matched!r} although stop_reason is {reason!r}", pointer + "/stop_sequence", rule="value_without_reason")
 
 
-@check(cls="24", source="CrossModel 003 §The usage object (input_tokens, output_tokens used for billing)", title="usage counts are plausible",
+@check(cls="24", source="CrossModel 003 §The usage object (input_tokens, output_tokens used for billing)", title="usage counts are plausible", compatible=Severity.WARNING, evidence="anthropic-python reads usage counts without checking them (fault anthropic_zero_usage)",
        rules=[
            rule("output_zero", "output_tokens is positive for a non-empty reply"),
        ])
@@ -127,7 +128,7 @@ def check_anthropic_tool_choice(message: Any, pointer: str, choice: dict[str, An
             yield Violation(f"tool_use names {block.get('name')!r}, which is not a declared tool", pointer + f"/content/{position}/name", rule="undeclared")
 
 
-@check(cls=None, source="CrossModel 003 §Function tools (input_schema: JSON Schema for the parameters)", title="tool_use input is an object with the schema's required keys",
+@check(cls=None, source="CrossModel 003 §Function tools (input_schema: JSON Schema for the parameters)", title="tool_use input is an object with the schema's required keys", breaks=("anthropic-python",), semantic="the tool call the request asked for must carry input for the declared schema", evidence="tool_use.input as a string: block.input[key] raises (fault anthropic_tool_input_as_string)",
        rules=[
            rule("duplicate_id", "tool_use ids are unique within a reply"),
            rule("not_object", "tool_use input is an object", cls="15"),
@@ -151,7 +152,7 @@ def check_anthropic_tool_use_input(message: Any, pointer: str, schemas_by_name: 
             yield Violation(f"tool_use input lacks required key(s) {missing}", where + "/input")
 
 
-@check(cls="25", source="CrossModel 003 §Errors (errors use the Anthropic format); incompatibilities.md class 25", title="the error body is {\"type\": \"error\", \"error\": {type, message}}",
+@check(cls="25", source="CrossModel 003 §Errors (errors use the Anthropic format); incompatibilities.md class 25", title="the error body is {\"type\": \"error\", \"error\": {type, message}}", semantic="a documented error must be delivered where clients read it (error.type, error.message)", evidence="anthropic-python raises the status's class; its body has no error.type (fault anthropic_openai_error_shape)",
        rules=[
            rule("not_object", "the error body is a JSON object"),
            rule("openai_shape", "the error body does not have the OpenAI shape"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any, Iterator
 
+from conformance.findings import Severity
 from conformance.checks import Violation, check, rule
 from conformance.checks.anthropic import content_blocks
 from conformance.checks.common import schema_violations
@@ -82,10 +83,7 @@ def reassemble(exchange: Exchange) -> dict[str, Any] | None:
     return message
 
 
-@check(cls="22", source=STREAM_SOURCE + " (the SDKs dispatch on the event: name and drop data without one)", title="every event: name matches its data's type",
-       rules=[
-           rule("mismatch", "an event: name equals its data's type"),
-       ])
+@check(cls="22", source=STREAM_SOURCE + " (the SDKs dispatch on the event: name and drop data without one)", title="every event: name matches its data's type", breaks=("anthropic-python",), evidence="anthropic-python skips events without an event: line; the stream helper then has no message (fault anthropic_stream_no_event_lines)", rules=[rule("mismatch", "an event: name differs from its data's type", severity=Severity.ERROR, compatible=Severity.WARNING, evidence="anthropic-python dispatches on the data's type once an event: line is present (fault anthropic_stream_wrong_event_names: tolerated)")])
 def check_stream_event_names(exchange: Exchange) -> Iterator[Violation]:
     for position, name, data in stream_items(exchange):
         kind = data.get("type")
@@ -99,7 +97,7 @@ def check_stream_event_names(exchange: Exchange) -> Iterator[Violation]:
             return
 
 
-@check(cls="7", source="reference/README.md §Anthropic Messages (no data: [DONE] line belongs in an Anthropic stream)", title="an Anthropic stream carries no data: [DONE]")
+@check(cls="7", source="reference/README.md §Anthropic Messages (no data: [DONE] line belongs in an Anthropic stream)", title="an Anthropic stream carries no data: [DONE]", compatible=Severity.WARNING, evidence="anthropic-python skips a data line without event: (fault anthropic_stream_done)")
 def check_stream_no_done(exchange: Exchange) -> Iterator[Violation]:
     for position, event in enumerate(exchange.events or []):
         if event.is_done:
@@ -107,7 +105,7 @@ def check_stream_no_done(exchange: Exchange) -> Iterator[Violation]:
             return
 
 
-@check(cls=None, source="anthropic-sdk-typescript 0.120.0 RawMessageStreamEvent; CrossModel 003 §Streaming response", title="every stream event validates against its schema")
+@check(cls=None, source="anthropic-sdk-typescript 0.120.0 RawMessageStreamEvent; CrossModel 003 §Streaming response", title="every stream event validates against its schema", compatible=Severity.WARNING, evidence="the SDKs construct their models without validating (replayed faults: both tolerate it); what breaks a client is reported by the SDK checks")
 def check_stream_event_schema(exchange: Exchange, schemas: SchemaRegistry, strictness: Strictness) -> Iterator[Violation]:
     for position, name, data in stream_items(exchange):
         if name == "error" or data.get("type") == "error":
@@ -117,14 +115,14 @@ def check_stream_event_schema(exchange: Exchange, schemas: SchemaRegistry, stric
         yield from schema_violations(schemas, "anthropic/stream_event", strictness, data, exchange.event_ptr(position))
 
 
-@check(cls="25", source="CrossModel 003 §Errors; reference/README.md (an error event {type: error, error: {type, message}} may end a stream)", title="an error event has the Anthropic error shape")
+@check(cls="25", source="CrossModel 003 §Errors; reference/README.md (an error event {type: error, error: {type, message}} may end a stream)", title="an error event has the Anthropic error shape", semantic="a documented error must be delivered where clients read it (error.type, error.message)", evidence="anthropic-python raises APIStatusError on event: error whatever its shape (fault anthropic_stream_error_event_openai_shape)")
 def check_stream_error_event(exchange: Exchange, schemas: SchemaRegistry, strictness: Strictness) -> Iterator[Violation]:
     for position, name, data in stream_items(exchange):
         if name == "error" or data.get("type") == "error" or ("error" in data and "type" not in data):
             yield from schema_violations(schemas, "anthropic/error", strictness, data, exchange.event_ptr(position))
 
 
-@check(cls="23", source=STREAM_SOURCE + " (message_start → (block start → deltas → block stop)* → message_delta → message_stop)", title="stream events come in the documented order",
+@check(cls="23", source=STREAM_SOURCE + " (message_start → (block start → deltas → block stop)* → message_delta → message_stop)", title="stream events come in the documented order", compatible=Severity.WARNING, evidence="anthropic-python accumulates without content_block_stop (fault anthropic_stream_no_block_stop)",
        rules=[
            rule("empty", "a stream carries at least one event"),
            rule("first_not_start", "the first event is message_start"),
@@ -181,7 +179,7 @@ def check_stream_event_order(exchange: Exchange) -> Iterator[Violation]:
         yield Violation("the stream ended without message_stop", events_ptr, rule="no_message_stop")
 
 
-@check(cls="23", source=STREAM_SOURCE + " (block indexes start at 0 and rise by one; each delta names the open block)", title="content-block indexes are 0, 1, 2… and deltas name the open block",
+@check(cls="23", source=STREAM_SOURCE + " (block indexes start at 0 and rise by one; each delta names the open block)", title="content-block indexes are 0, 1, 2… and deltas name the open block", breaks=("anthropic-python",), evidence="accumulate_event indexes the content list by the event index: IndexError (faults anthropic_stream_index_from_1, anthropic_stream_delta_wrong_index)",
        rules=[
            rule("wrong_block", "a delta or block stop names the open block"),
            rule("delta_type", "a delta's type fits its block"),
@@ -212,7 +210,7 @@ def check_stream_block_indexes(exchange: Exchange) -> Iterator[Violation]:
                 open_index = None
 
 
-@check(cls=None, source=STREAM_SOURCE + " (input_json_delta pieces concatenate to the tool's input object)", title="input_json_delta pieces concatenate to a JSON object",
+@check(cls=None, source=STREAM_SOURCE + " (input_json_delta pieces concatenate to the tool's input object)", title="input_json_delta pieces concatenate to a JSON object", breaks=("anthropic-python",), evidence="accumulate_event parses the pieces in partial mode: the final input is not the JSON sent (fault anthropic_stream_tool_json_broken)",
        rules=[
            rule("not_object", "the streamed tool input is a JSON object", cls="15"),
        ])
@@ -233,7 +231,7 @@ def check_stream_tool_input(exchange: Exchange) -> Iterator[Violation]:
             yield Violation(f"block {index}: the tool input is {type(value).__name__}, not an object", exchange.event_ptr(parts[-1][0], "/delta/partial_json"), cls="15", rule="not_object")
 
 
-@check(cls="8", source=STREAM_SOURCE + " (stop_reason null in message_start, set in message_delta); reference/README.md", title="stop_reason is null in message_start and set in message_delta",
+@check(cls="8", source=STREAM_SOURCE + " (stop_reason null in message_start, set in message_delta); reference/README.md", title="stop_reason is null in message_start and set in message_delta", compatible=Severity.WARNING, evidence="anthropic-python takes stop_reason from message_delta whatever message_start says (faults anthropic_stream_stop_reason_in_start, anthropic_stream_no_stop_reason: tolerated)",
        rules=[
            rule("in_start", "message_start says stop_reason null"),
            rule("no_delta", "a finished stream sends message_delta"),
@@ -254,10 +252,7 @@ def check_stream_stop_reason(exchange: Exchange) -> Iterator[Violation]:
         yield Violation("the stream never sent message_delta, so no stop_reason", f"/exchanges/{exchange.index}/response/events", rule="no_delta")
 
 
-@check(cls="24", source=STREAM_SOURCE + " (message_delta carries usage); incompatibilities.md class 24", title="stream usage: message_start is not 0/0 and message_delta carries output_tokens",
-       rules=[
-           rule("zero", "usage counts are not 0 for a non-empty prompt and reply"),
-       ])
+@check(cls="24", source=STREAM_SOURCE + " (message_delta carries usage); incompatibilities.md class 24", title="stream usage: message_start is not 0/0 and message_delta carries output_tokens", breaks=("anthropic-python",), evidence="accumulate_event reads event.usage.output_tokens: AttributeError without usage (fault anthropic_stream_no_delta_usage)", rules=[rule("zero", "usage counts are 0 for a non-empty prompt or reply", severity=Severity.ERROR, compatible=Severity.WARNING, evidence="anthropic-python reads the counts without checking them (fault anthropic_stream_zero_start_usage)")])
 def check_stream_usage(exchange: Exchange, content_nonempty: bool = True) -> Iterator[Violation]:
     for position, kind, data in typed(exchange):
         if kind == "message_start":

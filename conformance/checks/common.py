@@ -29,14 +29,11 @@ def schema_violations(
         yield Violation(error.message + source, pointer + error.pointer, cls=error.cls)
 
 
-@check(cls="12", source="WHATWG HTML §9.2 Server-sent events; openai-python _streaming.py", title="the stream is well-framed Server-Sent Events",
-       rules=[
-           rule("line_without_field", "every line of the stream is an SSE field or a comment", cls="11"),
-           rule("empty_data", "no event carries empty data (a keep-alive belongs in a comment)"),
-           rule("unterminated_event", "the last event ends with a blank line", cls="12"),
-           rule("data_after_done", "no event follows data: [DONE]", cls="7"),
-           rule("not_json", "every data event of a JSON stream is JSON"),
-       ])
+@check(cls="12", source="WHATWG HTML §9.2 Server-sent events; openai-python _streaming.py", title="the stream is well-framed Server-Sent Events", breaks=("openai-python",), evidence="openai-python passes an empty data: to json.loads (JSONDecodeError) and drops an unterminated event (faults keepalive_as_data, no_blank_lines)", rules=[rule("line_without_field", "a line outside SSE framing (no data:/event: field)", semantic="what is written outside SSE framing (a mid-stream error) never reaches any client: the reply is silently cut", cls="11"),
+              rule("empty_data", "no event carries empty data (a keep-alive belongs in a comment)"),
+              rule("unterminated_event", "the last event ends with a blank line", cls="12"),
+              rule("data_after_done", "no event follows data: [DONE]", cls="7"),
+              rule("not_json", "every data event of a JSON stream is JSON")])
 def check_sse_framing(exchange: Exchange) -> Iterator[Violation]:
     for issue in exchange.framing:
         if issue.kind == "missing_done":
@@ -74,3 +71,34 @@ def check_success_status(exchange: Exchange) -> Iterator[Violation]:
     if exchange.status != 200:
         body = exchange.body if not exchange.is_sse else exchange.raw_sse
         yield Violation(f"status {exchange.status} for a documented request: {str(body)[:200]}", f"/exchanges/{exchange.index}/response/status")
+
+
+@check(
+    cls=None,
+    source="issue 18 (secrets in responses); OWASP ASVS V8.3 (sensitive data is not exposed in responses)",
+    title="the response does not echo a credential",
+    severity=Severity.WARNING,
+    evidence="a server that repeats the key (in an error message, a header, a Location, a stream) hands it to every log, "
+    "proxy and UI on the way; it was scrubbed from this report before anything was stored",
+    rules=[
+        rule(
+            "unmasked",
+            "a successful (2xx) body holds the API key unmasked",
+            severity=Severity.ERROR,
+            semantic="the credential stays secret: a successful reply that carries the key whole exposes it to everything "
+            "that stores or shows replies (chat UIs, logs, caches)",
+            evidence="the key was found whole, exactly as sent, in a 2xx response body",
+        )
+    ],
+)
+def check_credential_echo(exchange: Exchange) -> Iterator[Violation]:
+    if not exchange.secret_echo:
+        return
+    pointer = f"/exchanges/{exchange.index}/response/secret_echo"
+    where = ", ".join(exchange.secret_echo)
+    if exchange.secret_echo_unmasked:
+        yield Violation(f"status {exchange.status}: the response body holds the API key unmasked (also in: {where}); "
+                        "scrubbed before recording", pointer, rule="unmasked")
+    else:
+        yield Violation(f"the response echoed a configured credential (whole, in pieces or encoded) in: {where}; "
+                        "scrubbed before recording", pointer)

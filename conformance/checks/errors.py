@@ -6,7 +6,7 @@ from typing import Any, Iterator
 
 from conformance.checks import Violation, check, rule
 from conformance.checks.common import schema_violations
-from conformance.findings import Strictness
+from conformance.findings import Severity, Strictness
 from conformance.schemas import SchemaRegistry
 from conformance.exchange import Exchange
 
@@ -17,17 +17,22 @@ def check_error_status(exchange: Exchange, expected: int) -> Iterator[Violation]
         yield Violation(f"status {exchange.status}, expected {expected}", f"/exchanges/{exchange.index}/response/status")
 
 
-@check(cls="13", source="OpenAI OpenAPI 2.3.0 ErrorResponse; CrossModel 000 §Errors", title="the error body is {\"error\": {message, type, param, code}}",
-       rules=[
-           rule("not_object", "the error body is a JSON object"),
-       ])
+@check(cls="13", source="OpenAI OpenAPI 2.3.0 ErrorResponse; CrossModel 000 §Errors", title="the error body is {\"error\": {message, type, param, code}}", semantic="a documented error must be delivered where clients read it (exc.code, exc.type, error.message)", evidence="openai-python still raises the status's class, with code/type None (faults error_bare_string, error_unwrapped)",
+       rules=[rule("code_type", "error.code is not a string or null", severity=Severity.ERROR, compatible=Severity.WARNING,
+                   evidence="openai-python passes an integer code through as exc.code (APIError.__init__ constructs it leniently); both SDK replays tolerate it"),
+              rule("not_object", "the error body is a JSON object")])
 def check_error_shape(exchange: Exchange, schemas: SchemaRegistry, strictness: Strictness, schema: str = "openai/error") -> Iterator[Violation]:
     if exchange.status is not None and exchange.status < 400:
         return  # check_error_status reports a success status
     if not isinstance(exchange.body, dict):
         yield Violation(f"the error body is not a JSON object: {str(exchange.body)[:120]!r}", exchange.ptr(), rule="not_object")
         return
-    yield from schema_violations(schemas, schema, strictness, exchange.body, exchange.ptr())
+    code_pointer = exchange.ptr("/error/code")
+    for violation in schema_violations(schemas, schema, strictness, exchange.body, exchange.ptr()):
+        code = exchange.body.get("error", {}).get("code") if isinstance(exchange.body.get("error"), dict) else None
+        if violation.pointer == code_pointer and isinstance(code, (int, float)) and not isinstance(code, bool):
+            violation = violation._replace(rule="code_type")
+        yield violation
 
 
 @check(cls=None, source="the profile's error table", title="the error carries the documented type and code",

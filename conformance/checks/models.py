@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
+from conformance.findings import Severity
 from conformance.checks import Violation, check, rule
 from conformance.checks.common import schema_violations
 from conformance.findings import Strictness
@@ -11,7 +12,7 @@ from conformance.schemas import SchemaRegistry
 from conformance.exchange import Exchange
 
 
-@check(cls="21", source="OpenAI OpenAPI 2.3.0 ListModelsResponse; incompatibilities.md class 21", title="the models list is {object: list, data: [model]}",
+@check(cls="21", source="OpenAI OpenAPI 2.3.0 ListModelsResponse; incompatibilities.md class 21", title="the models list is {object: list, data: [model]}", compatible=Severity.WARNING, evidence="the SDKs construct their models without validating (replayed faults: both tolerate it); what breaks a client is reported by the SDK checks",
        rules=[
            rule("status", "GET /models succeeds"),
        ])
@@ -22,7 +23,7 @@ def check_models_list_schema(exchange: Exchange, schemas: SchemaRegistry, strict
     yield from schema_violations(schemas, "openai/models_list", strictness, exchange.body, exchange.ptr())
 
 
-@check(cls="21", source="OpenAI OpenAPI 2.3.0 Model", title="a model object has id, object: model, created and owned_by")
+@check(cls="21", source="OpenAI OpenAPI 2.3.0 Model", title="a model object has id, object: model, created and owned_by", compatible=Severity.WARNING, evidence="the SDKs construct their models without validating (replayed faults: both tolerate it); what breaks a client is reported by the SDK checks")
 def check_model_schema(exchange: Exchange, schemas: SchemaRegistry, strictness: Strictness) -> Iterator[Violation]:
     if exchange.status == 200:
         yield from schema_violations(schemas, "openai/model", strictness, exchange.body, exchange.ptr())

@@ -13,7 +13,7 @@ from conformance.exchange import Exchange
 FINISH_REASONS = ("stop", "length", "tool_calls", "content_filter", "function_call")
 
 
-@check(cls=None, source="OpenAI OpenAPI 2.3.0 CreateChatCompletionResponse; CrossModel 000 §Response", title="the reply validates against the chat.completion schema",
+@check(cls=None, source="OpenAI OpenAPI 2.3.0 CreateChatCompletionResponse; CrossModel 000 §Response", title="the reply validates against the chat.completion schema", compatible=Severity.WARNING, evidence="the SDKs construct their models without validating (replayed faults: both tolerate it); what breaks a client is reported by the SDK checks",
        rules=[
            rule("not_object", "the reply body is a JSON object"),
        ])
@@ -24,7 +24,7 @@ def check_chat_response_schema(exchange: Exchange, schemas: SchemaRegistry, stri
     yield from schema_violations(schemas, "openai/chat_response", strictness, exchange.body, exchange.ptr())
 
 
-@check(cls=None, source="CrossModel 000 §Response (created: Unix timestamp in seconds)", title="created is a Unix timestamp in seconds",
+@check(cls=None, source="CrossModel 000 §Response (created: Unix timestamp in seconds)", title="created is a Unix timestamp in seconds", compatible=Severity.WARNING, evidence="both SDKs read created as an integer and do not check its unit (fault created_in_ms)",
        rules=[
            rule("before_2001", "created is not a small number before 2001"),
            rule("clock_skew", "created is within two days of the time of the reply", severity=Severity.WARNING),
@@ -42,10 +42,7 @@ def check_created_timestamp(value: Any, pointer: str, now: float | None = None) 
         yield Violation(f"created={value} is more than two days away from when the reply was made", pointer, Severity.WARNING, rule="clock_skew")
 
 
-@check(cls=None, source="CrossModel 000 §The choice object (index: the reply's position in choices)", title="choices[].index is the position in choices",
-       rules=[
-           rule("n_ignored", "the reply has as many choices as n asked for", cls="18"),
-       ])
+@check(cls=None, source="CrossModel 000 §The choice object (index: the reply's position in choices)", title="choices[].index is the position in choices", compatible=Severity.WARNING, evidence="openai-python reads choices by position; an off index is tolerated (fault bad_choice_index)", rules=[rule("n_ignored", "the reply has as many choices as n asked for", severity=Severity.ERROR, cls="18", semantic="n asked for that many choices")])
 def check_choice_indexes(exchange: Exchange, expected: int | None = None) -> Iterator[Violation]:
     choices = exchange.body.get("choices") if isinstance(exchange.body, dict) else None
     if not isinstance(choices, list):
@@ -57,7 +54,7 @@ def check_choice_indexes(exchange: Exchange, expected: int | None = None) -> Ite
         yield Violation(f"{len(choices)} choice(s) returned, {expected} asked for (n={expected})", exchange.ptr("/choices"), cls="18" if expected > 1 else None, rule="n_ignored")
 
 
-@check(cls="9", source="OpenAI OpenAPI 2.3.0 finish_reason; incompatibilities.md class 9", title="finish_reason agrees with the reply",
+@check(cls="9", source="OpenAI OpenAPI 2.3.0 finish_reason; incompatibilities.md class 9", title="finish_reason agrees with the reply", compatible=Severity.WARNING, evidence="openai-python keeps any finish_reason string (faults bad_finish_reason, tool_calls_finish_stop)",
        rules=[
            rule("unknown", "finish_reason is one of the documented values", cls="8"),
            rule("stop_with_tool_calls", "a reply with tool calls does not finish with stop", severity=Severity.WARNING),
@@ -82,7 +79,7 @@ def check_finish_reason_value(exchange: Exchange) -> Iterator[Violation]:
             yield Violation("finish_reason is 'tool_calls' but the message holds no tool call", pointer, rule="tool_calls_without_calls")
 
 
-@check(cls=None, source="CrossModel 000 §The usage object (total = input + output)", title="usage counts add up",
+@check(cls=None, source="CrossModel 000 §The usage object (total = input + output)", title="usage counts add up", compatible=Severity.WARNING, evidence="both SDKs read usage counts without checking them (faults bad_usage_arithmetic, anthropic_zero_usage)",
        rules=[
            rule("prompt_zero", "prompt_tokens is positive for a non-empty prompt"),
            rule("completion_zero", "completion_tokens is positive for a non-empty reply"),
@@ -110,7 +107,7 @@ def check_usage_arithmetic(usage: Any, pointer: str, content_nonempty: bool = Fa
         yield Violation(f"reasoning_tokens {reasoning} exceeds completion_tokens {completion}", pointer + "/completion_tokens_details/reasoning_tokens", rule="reasoning_exceeds")
 
 
-@check(cls=None, source="CrossModel 000 §Response (every response carries an x-request-id header)", title="the response carries a request id header")
+@check(cls=None, source="CrossModel 000 §Response (every response carries an x-request-id header)", title="the response carries a request id header", compatible=Severity.WARNING, evidence="openai-python exposes _request_id as None without the header")
 def check_request_id_header(exchange: Exchange, header: str) -> Iterator[Violation]:
     if not exchange.headers.get(header.lower(), "").strip():
         yield Violation(f"no {header} response header", exchange.header_ptr(header))

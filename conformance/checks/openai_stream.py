@@ -71,14 +71,14 @@ def streamed_text(exchange: Exchange, field: str = "content") -> dict[int, str]:
     return texts
 
 
-@check(cls=None, source="CrossModel 000 §Streaming response (returns text/event-stream)", title="a stream is served as text/event-stream", hint='Answer stream: true with Content-Type: text/event-stream.')
+@check(cls=None, source="CrossModel 000 §Streaming response (returns text/event-stream)", title="a stream is served as text/event-stream", hint='Answer stream: true with Content-Type: text/event-stream.', compatible=Severity.WARNING, evidence="openai-python reads a stream as SSE whatever its content-type (fault stream_wrong_content_type)")
 def check_stream_content_type(exchange: Exchange) -> Iterator[Violation]:
     media = exchange.content_type.split(";")[0].strip().lower()
     if media != "text/event-stream":
         yield Violation(f"streamed response served as {exchange.content_type or 'no content-type'!r}", exchange.header_ptr("content-type"))
 
 
-@check(cls="7", source=STREAM_SOURCE + " (the stream ends with data: [DONE])", title="the stream ends with data: [DONE]", hint='Write "data: [DONE]\\n\\n" after the last chunk of every stream, also when the stream ends early.',
+@check(cls="7", source=STREAM_SOURCE + " (the stream ends with data: [DONE])", title="the stream ends with data: [DONE]", hint='Write "data: [DONE]\\n\\n" after the last chunk of every stream, also when the stream ends early.', compatible=Severity.WARNING, evidence="openai-python ends the stream when the connection closes, with or without data: [DONE] (fault no_done)",
        rules=[
            rule("events_after", "no event follows data: [DONE]"),
        ])
@@ -92,7 +92,7 @@ def check_stream_done_terminator(exchange: Exchange) -> Iterator[Violation]:
         yield Violation(f"{len(events) - 1 - last} event(s) after 'data: [DONE]'", f"/exchanges/{exchange.index}/response/events/{last + 1}", rule="events_after")
 
 
-@check(cls=None, source="OpenAI OpenAPI 2.3.0 CreateChatCompletionStreamResponse", title="every chunk validates against the chunk schema")
+@check(cls=None, source="OpenAI OpenAPI 2.3.0 CreateChatCompletionStreamResponse", title="every chunk validates against the chunk schema", compatible=Severity.WARNING, evidence="the SDKs construct their models without validating (replayed faults: both tolerate it); what breaks a client is reported by the SDK checks")
 def check_chat_chunk_schema(exchange: Exchange, schemas: SchemaRegistry, strictness: Strictness) -> Iterator[Violation]:
     for position, event in exchange.json_events():
         if isinstance(event.json, dict) and "error" in event.json:
@@ -102,7 +102,7 @@ def check_chat_chunk_schema(exchange: Exchange, schemas: SchemaRegistry, strictn
         yield from schema_violations(schemas, "openai/chat_chunk", strictness, event.json, exchange.event_ptr(position))
 
 
-@check(cls="4", source=STREAM_SOURCE + " (first delta carries role: assistant)", title="the first delta of each choice carries the assistant role")
+@check(cls="4", source=STREAM_SOURCE + " (first delta carries role: assistant)", title="the first delta of each choice carries the assistant role", compatible=Severity.WARNING, evidence="openai-python tolerates a first delta without role (fault first_delta_no_role)")
 def check_stream_first_delta_role(exchange: Exchange) -> Iterator[Violation]:
     seen: set[Any] = set()
     for position, k, choice in choice_entries(exchange):
@@ -115,7 +115,7 @@ def check_stream_first_delta_role(exchange: Exchange) -> Iterator[Violation]:
             yield Violation(f"the first delta of choice {index} has role {delta.get('role')!r}, not 'assistant'", exchange.event_ptr(position, f"/choices/{k}/delta"))
 
 
-@check(cls="3", source=STREAM_SOURCE + " (the SDK concatenates a repeated role: 'assistantassistant')", title="only the first delta carries the role", hint='Send delta.role = "assistant" in the first chunk of each choice only; later deltas carry content alone.')
+@check(cls="3", source=STREAM_SOURCE + " (the SDK concatenates a repeated role: 'assistantassistant')", title="only the first delta carries the role", hint='Send delta.role = "assistant" in the first chunk of each choice only; later deltas carry content alone.', breaks=("openai-python",), evidence="openai-python concatenates a repeated role: the final message says role 'assistantassistant' (fault repeat_role)")
 def check_stream_role_first_only(exchange: Exchange) -> Iterator[Violation]:
     seen: set[Any] = set()
     for position, k, choice in choice_entries(exchange):
@@ -127,7 +127,7 @@ def check_stream_role_first_only(exchange: Exchange) -> Iterator[Violation]:
         seen.add(index)
 
 
-@check(cls="8", source=STREAM_SOURCE + " (finish_reason once per choice, on its last chunk)", title="each choice ends with exactly one finish_reason", hint='Set finish_reason on the last chunk of each choice, exactly once (null on every other chunk).',
+@check(cls="8", source=STREAM_SOURCE + " (finish_reason once per choice, on its last chunk)", title="each choice ends with exactly one finish_reason", hint='Set finish_reason on the last chunk of each choice, exactly once (null on every other chunk).', compatible=Severity.WARNING, evidence="openai-python tolerates a missing, empty or repeated finish_reason (faults no_finish_reason, empty_finish_reason, finish_reason_twice)",
        rules=[
            rule("missing", "every choice of a stream receives a finish_reason"),
            rule("repeated", "a choice receives its finish_reason once"),
@@ -161,7 +161,7 @@ def _has_payload(choice: dict[str, Any]) -> bool:
     return isinstance(delta, dict) and any(delta.get(k) for k in ("content", "tool_calls", "reasoning_content", "refusal"))
 
 
-@check(cls="10", source=STREAM_SOURCE + " (every chunk has the same id, created and model)", title="id, created and model stay constant within a stream",
+@check(cls="10", source=STREAM_SOURCE + " (every chunk has the same id, created and model)", title="id, created and model stay constant within a stream", compatible=Severity.WARNING, evidence="openai-python keeps the first chunk's id, created and model and tolerates a change (fault changing_created, changing_chunk_id, changing_model)",
        rules=[
            rule("created", "created stays constant within a stream"),
            rule("model", "model stays constant within a stream"),
@@ -191,6 +191,7 @@ def _clock_stamped(exchange: Exchange, values: list[Any]) -> bool:
 
 
 @check(cls="6", source="CrossModel 000 §Streaming response (include_usage: a final chunk with empty choices and usage)", title="include_usage gives one final usage chunk with choices: []",
+       semantic="stream_options.include_usage asked for one final usage chunk with choices: []",
        rules=[rule("not_last", "the usage chunk is the last chunk"),
               rule("several", "only one chunk carries usage"),
               rule("with_choices", "the usage chunk still carries a choice", severity=Severity.ERROR, compatible=Severity.WARNING, cls="5",
@@ -213,7 +214,7 @@ def check_stream_include_usage(exchange: Exchange) -> Iterator[Violation]:
         yield Violation("the usage chunk does not have 'choices': [] (clients index choices[0] of every other chunk)", exchange.event_ptr(position, "/choices"), rule="with_choices")
 
 
-@check(cls="5", source="CrossModel 000 §Streaming response (usage only with include_usage)", title="no usage in a stream that did not ask for it")
+@check(cls="5", source="CrossModel 000 §Streaming response (usage only with include_usage)", title="no usage in a stream that did not ask for it", compatible=Severity.WARNING, evidence="openai-python tolerates usage it did not ask for (fault usage_when_not_asked)")
 def check_stream_no_unrequested_usage(exchange: Exchange) -> Iterator[Violation]:
     for position, chunk in chunks(exchange):
         if chunk.get("usage") is not None:

@@ -84,7 +84,7 @@ def _judge_arguments(name: Any, arguments: Any, tools: dict[str, Any], pointer: 
 
 
 @check(cls="15", source=TOOLS_000 + "; OpenAI OpenAPI 2.3.0 ChatCompletionMessageToolCall (arguments: JSON text); incompatibilities.md class 15",
-       title="tool call arguments are a JSON string that validates against the declared schema",
+       title="tool call arguments are a JSON string that validates against the declared schema", breaks=("openai-python",), semantic="the tool call the request asked for must carry arguments for the declared schema", evidence="client code json.loads(arguments): an object raises TypeError (fault tool_arguments_object)",
        rules=[*ARGUMENT_RULES, rule("duplicate_id", "tool call ids are unique within a reply")])
 def check_tool_call_arguments(exchange: Exchange, tools: list[dict[str, Any]]) -> Iterator[Violation]:
     known = declared(tools)
@@ -100,7 +100,7 @@ def check_tool_call_arguments(exchange: Exchange, tools: list[dict[str, Any]]) -
 
 
 @check(cls="15", source=TOOLS_000 + "; openai-python lib/streaming/_deltas.py (arguments are concatenated); incompatibilities.md class 15",
-       title="streamed tool call arguments concatenate to JSON that validates against the declared schema",
+       title="streamed tool call arguments concatenate to JSON that validates against the declared schema", breaks=("openai-python",), semantic="the tool call the request asked for must carry arguments for the declared schema", evidence="the stream helper's final arguments are not JSON text (fault tool_arguments_object, stream_tool_call_header_repeated)",
        rules=ARGUMENT_RULES)
 def check_stream_tool_call_arguments(exchange: Exchange, tools: list[dict[str, Any]]) -> Iterator[Violation]:
     known = declared(tools)
@@ -111,7 +111,7 @@ def check_stream_tool_call_arguments(exchange: Exchange, tools: list[dict[str, A
         yield from _judge_arguments(call["name"], call["arguments"], known, call["pointer"])
 
 
-@check(cls="1", source=STREAM_SOURCE + " (a tool-call delta without index raises); incompatibilities.md class 1", title="every streamed tool-call delta carries its index")
+@check(cls="1", source=STREAM_SOURCE + " (a tool-call delta without index raises); incompatibilities.md class 1", title="every streamed tool-call delta carries its index", breaks=("openai-python",), evidence="ChatCompletionStreamState indexes tool calls by index: TypeError without it (fault stream_tool_call_no_index)")
 def check_stream_tool_call_index(exchange: Exchange) -> Iterator[Violation]:
     for position, k, choice in choice_entries(exchange):
         delta = choice.get("delta") if isinstance(choice.get("delta"), dict) else {}
@@ -122,8 +122,8 @@ def check_stream_tool_call_index(exchange: Exchange) -> Iterator[Violation]:
 
 
 @check(cls="2", source=STREAM_SOURCE + " (the SDK concatenates id, type and name); incompatibilities.md class 2",
-       title="a streamed tool call carries id, type and name on its first delta only",
-       rules=[rule("missing_header", "the first delta of a tool call carries id, type and name")])
+       title="a streamed tool call carries id, type and name on its first delta only", breaks=("openai-python",), evidence="accumulate_delta concatenates a repeated id and name (call_1call_1); it replaces a repeated type (fault stream_tool_call_header_repeated)", rules=[rule("missing_header", "the first delta of a tool call carries id, type and name"),
+              rule("type_repeated", "a later tool-call delta repeats type: function", severity=Severity.ERROR, compatible=Severity.WARNING, evidence="openai-python replaces type rather than concatenating it (lib/streaming/_deltas.py accumulate_delta); both SDK replays tolerate it")])
 def check_stream_tool_call_header_once(exchange: Exchange) -> Iterator[Violation]:
     seen: set[tuple[Any, Any]] = set()
     for position, k, choice in choice_entries(exchange):
@@ -143,11 +143,14 @@ def check_stream_tool_call_header_once(exchange: Exchange) -> Iterator[Violation
                 continue
             repeated = [f for f, v in header.items() if v]
             if repeated:
-                yield Violation(f"a later delta of tool call {part['index']} repeats {', '.join(repeated)} (clients concatenate them)", pointer)
+                if repeated == ["type"]:
+                    yield Violation(f"a later delta of tool call {part['index']} repeats type (clients replace it)", pointer, rule="type_repeated")
+                else:
+                    yield Violation(f"a later delta of tool call {part['index']} repeats {', '.join(repeated)} (clients concatenate them)", pointer)
                 return
 
 
-@check(cls="9", source="OpenAI OpenAPI 2.3.0 finish_reason (tool_calls); incompatibilities.md class 9", title="a stream with tool calls finishes with tool_calls",
+@check(cls="9", source="OpenAI OpenAPI 2.3.0 finish_reason (tool_calls); incompatibilities.md class 9", title="a stream with tool calls finishes with tool_calls", compatible=Severity.WARNING, evidence="openai-python keeps the finish_reason it is sent (fault tool_calls_finish_stop)",
        rules=[
            rule("stop", "a stream with tool calls does not finish with stop", severity=Severity.WARNING),
        ])

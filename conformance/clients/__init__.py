@@ -29,7 +29,7 @@ OUTCOMES = (WORKS, BREAKS, NOT_EXERCISED)
 # Checks whose findings come from real clients replaying an exchange. They are the referee of the
 # rules, not rules proven by a fault of their own: the self-test's "only the named checks fire"
 # leaves them out (their own fault table is tests/test_node_clients.py and `conformance clients faults`).
-REFEREE_CHECKS: set[str] = {"check_node_clients"}
+REFEREE_CHECKS: set[str] = {"check_node_clients", "check_openai_sdk", "check_anthropic_sdk", "check_client_call"}  # + conformance.sdk
 
 
 CLIENTS_ENV = "CONFORMANCE_CLIENTS"  # the client lanes asked for live calls ("node"), comma separated
@@ -139,7 +139,7 @@ def _python_lane(exchanges: list[Any]) -> list[Any]:
         from conformance.sdk.replay import replay
     except ImportError:
         return []
-    from conformance.judge import endpoint_of
+    from conformance.facts import endpoint_of
 
     out: list[Any] = []
     for exchange in exchanges:

@@ -193,7 +193,7 @@ def install(out: Any = print, cache: Path | None = None) -> dict[str, str | None
 
 # -- what an exchange is, and what we read from it ----------------------------------------------------------
 def _protocol(method: str, url: str) -> str | None:
-    from conformance.judge import CHAT, MESSAGES, endpoint_of
+    from conformance.facts import CHAT, MESSAGES, endpoint_of
 
     return {CHAT: "openai", MESSAGES: "anthropic"}.get(endpoint_of(method, url))
 

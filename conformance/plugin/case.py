@@ -14,7 +14,6 @@ from conformance.exchange import Exchange
 from conformance.findings import CaseRecord, Finding, Verdict
 from conformance.judge import JudgeContext, applicable, cited, run_check, soften_truncated, truncation
 from conformance.plugin import SUITES_MARK
-from conformance.redact import Redactor
 from conformance.transport import Transport, pooled_client
 
 if TYPE_CHECKING:
@@ -37,7 +36,7 @@ class CaseContext:
         self._exchanges: list[Exchange] = []
         self._judged: set[tuple[str, int]] = set()
         self._judge_context: JudgeContext | None = None
-        redactor = Redactor([session.api_key] if session.api_key else [])
+        redactor = session.redactor
         self.redactor = redactor
         self.transport = Transport(
             self.target.base_url or "",
@@ -46,6 +45,7 @@ class CaseContext:
             extra_headers=self.target.headers,
             on_exchange=self._record_exchange,
             client=pooled_client(self.target.base_url or "", self.target.limits),  # one client per worker: keep-alive, one TLS context
+            guard=session.guard,
         )
         capability = marker_kwargs.get("capability")
         self.capability = capability
@@ -102,7 +102,7 @@ class CaseContext:
             scheme = (self.rule("auth", default=["bearer"]) or ["bearer"])[0]
         key = key if key is not None else self.session.api_key
         if key and key not in (self.session.api_key,):
-            self.redactor.add(key)
+            self.redactor.add(key, echo=False)  # a made-up key: scrubbed, but a server quoting it is no leak
         if scheme is None or key is None:
             return {"authorization": None, "x-api-key": None}
         if scheme == "bearer":
@@ -133,6 +133,10 @@ class CaseContext:
             kwargs["content"] = content
             send.setdefault("content-type", "application/json")
         exchange = self.transport.request(method, path, headers=send, expect_done=expect_done, stream=stream, **kwargs)
+        if exchange.secret_echo:  # the server echoed a credential (scrubbed already): a finding
+            from conformance.checks.common import check_credential_echo
+
+            self.check(check_credential_echo, exchange)
         if exchange.error and not allow_failure:
             raise TransportFailure(f"{method} {path}: {exchange.error}")
         return exchange
@@ -179,6 +183,8 @@ class CaseContext:
         if index is not None and (info.name, index) in self._judged:
             return []
         self.record.checks_run.append(info.name)
+        if index is not None:
+            self._judged.add((info.name, index))  # judge() does not run it again on this exchange
         findings = evaluate(func, *args, strictness=self.strictness, **kwargs)
         if index is not None and 0 <= index < len(self._exchanges):
             findings = soften_truncated(info.name, findings, self._exchanges[index])

@@ -4,6 +4,7 @@ to the test report so the controller can collect it from every worker."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -61,7 +62,8 @@ def _attach(item: pytest.Item, report: pytest.TestReport, record: CaseRecord) ->
     context = item.stash.get(_CONTEXT_KEY, None)
     if context is not None:
         record.exchanges = [e.to_dict() for e in context.exchanges]
-    data = record.to_dict()
+        context.exchanges.clear()  # recorded (bounded): the run does not keep every body to its end
+    data = _scrub(record.to_dict(), report)
     report.user_properties.append((CASE_PROPERTY, json.dumps(data)))
     from conformance import allure_support
 
@@ -83,3 +85,17 @@ def verdict_category(report: pytest.TestReport) -> str | None:
             except ValueError:
                 return None
     return None
+
+
+def _scrub(data: dict[str, Any], report: pytest.TestReport) -> dict[str, Any]:
+    """No secret in a case's record nor in what pytest prints for it (reasons and exception
+    texts may quote a server's words)."""
+    from conformance.plugin.session import SCRUB
+    from conformance.redact import Redactor
+
+    redactor = SCRUB[0] or Redactor()
+    if report.longrepr is not None and not isinstance(report.longrepr, tuple):
+        report.longrepr = redactor.text(str(report.longrepr))
+    elif isinstance(report.longrepr, tuple):
+        report.longrepr = (*report.longrepr[:2], redactor.text(str(report.longrepr[2])))
+    return redactor.obj(data)

@@ -8,7 +8,10 @@ import pytest
 
 from conformance import profiles
 from conformance.plugin.options import run_config
+from conformance.redact import Redactor, header_secrets
 from conformance.transport import close_pooled_clients
+
+SCRUB: list[Redactor | None] = [None]  # the session's redactor, for what cases print and record
 from conformance.errors import ConfigError
 from conformance.target import EMBEDDED_ENV, missing_key_error, option
 
@@ -23,6 +26,11 @@ class Session:
         if self.target.embedded:
             self._start_embedded()
         self.api_key = self._api_key()
+        from conformance.guard import RunGuard  # run deadline and breaker
+
+        self.guard = RunGuard(deadline_at=self.run.deadline_at, deadline_s=self.run.deadline_s, threshold=self.run.breaker)
+        self.redactor = Redactor([self.api_key, *header_secrets(self.target.headers)])
+        SCRUB[0] = self.redactor
         from conformance.schemas import registry
 
         self.schemas = registry()

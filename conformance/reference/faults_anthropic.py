@@ -140,3 +140,10 @@ fault("anthropic_zero_output_tokens", A, "usage.output_tokens is 0 for a non-emp
       ["anthropic_usage.output_zero"], select="anthropic and reply_message")
 fault("anthropic_stream_start_role_user", A, "message_start says role 'user'",
       ["stream_event_schema"], select=AS)
+
+# -- the official client breaks on these too: its SDK check fires with the rule (proven by tests/test_sdk.py) -------
+from conformance.reference.faults_openai import _sdk_breaks  # noqa: E402
+
+_sdk_breaks("check_anthropic_sdk", "anthropic_openai_error_shape", "anthropic_stream_delta_wrong_index", "anthropic_stream_error_event_openai_shape",
+            "anthropic_stream_index_from_1", "anthropic_stream_no_delta_usage", "anthropic_stream_no_event_lines", "anthropic_stream_tool_json_broken",
+            "anthropic_tool_input_as_string")

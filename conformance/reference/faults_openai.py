@@ -295,3 +295,26 @@ fault("refuse_temperature_401", "openai", "a valid, authenticated request with t
       ["feature_refused.auth"], select=T)
 fault("refuse_temperature_404", "openai", "a documented request with temperature is answered 404",
       ["feature_refused.not_found"], select=T)
+
+# -- the official client breaks on these too: its SDK check fires with the rule (proven by tests/test_sdk.py) -------
+def _sdk_breaks(check: str, *names: str) -> None:
+    from dataclasses import replace
+
+    from conformance.reference.faults import FAULTS
+
+    for name in names:
+        FAULTS[name] = replace(FAULTS[name], may_also=FAULTS[name].may_also + (check,))
+
+
+_sdk_breaks("check_openai_sdk", "error_bare_string", "keepalive_as_data", "midstream_error_unframed", "models_bare_array", "no_blank_lines",
+            "repeat_role", "stream_tool_call_header_repeated", "stream_tool_call_no_index", "tool_arguments_object", "tool_arguments_empty")
+
+# -- rules of the merged lanes (sdk: legal variations that WARN; hostile: credential echo) --------------------
+fault("error_code_integer", "openai", "error.code is the HTTP status as an integer (tolerated by the SDKs: a warning)",
+      ["error_shape.code_type"], ["error_row.code"], select="openai_chat and test_error_row")
+fault("stream_tool_call_type_repeated", "openai", "later tool-call deltas repeat type: function (tolerated by the SDKs: a warning)",
+      ["stream_tool_call_header_once.type_repeated"], select="test_tool_call_stream")
+fault("echo_key_in_error", "openai", "error messages repeat the caller's API key",
+      ["credential_echo"], select="openai_chat and test_error_row and model_not_found")
+fault("echo_key_in_reply", "openai", "a successful reply repeats the caller's API key",
+      ["credential_echo.unmasked"], select=B)

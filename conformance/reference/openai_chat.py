@@ -55,6 +55,10 @@ def error_response(ctx: RequestContext, error: ApiError) -> Response:
     code = row.get("code") or emulation.undocumented_error_code(ctx, error.scenario)
     if ctx.fault("wrong_error_code"):
         code = "bad_request"
+    if ctx.fault("error_code_integer"):
+        code = status
+    if ctx.fault("echo_key_in_error") and getattr(ctx, "presented_key", None):
+        error.message += f" (key {ctx.presented_key})"  # type: ignore[attr-defined]
     if ctx.fault("bad_key_400") and error.scenario == "invalid_api_key":
         status = 400
     if ctx.fault("bad_json_500") and error.scenario == "invalid_json":
@@ -84,6 +88,7 @@ def authenticate(ctx: RequestContext, request: Request) -> None:
         presented.append(request.headers["x-api-key"])
     if not presented:
         raise ApiError("missing_api_key", "Missing Bearer token in Authorization header.")
+    ctx.presented_key = presented[0]  # type: ignore[attr-defined]  (fault echo_key_in_reply)
     if not any(key in ctx.settings.api_keys for key in presented):
         raise ApiError("invalid_api_key", "Invalid API key.")
 
@@ -698,6 +703,8 @@ def faulted_stream_entries(ctx: RequestContext, entries: list[dict[str, Any]]) -
                 part.pop("index", None)
             if ctx.fault("stream_tool_call_no_id") and "id" in part:
                 part["id"] = None
+            if ctx.fault("stream_tool_call_type_repeated") and "id" not in part:
+                part["type"] = "function"
         if entry["finish_reason"] == "tool_calls" and ctx.fault("tool_calls_finish_stop"):
             entry["finish_reason"] = "stop"
         if entry["finish_reason"] == "tool_calls" and ctx.fault("tool_calls_finish_length"):
@@ -765,6 +772,9 @@ def reply_response(ctx: RequestContext, body: dict[str, Any], reply: dict[str, A
         reply["created"] = 123_456
     if ctx.fault("created_stale"):
         reply["created"] -= 10 * 86400
+    if ctx.fault("echo_key_in_reply"):
+        key = getattr(ctx, "presented_key", "")
+        reply["choices"][0]["message"]["content"] = f"your key is {key}"
     if ctx.fault("reply_not_object"):
         payload = [reply]
     media_type = "text/plain" if ctx.fault("json_as_text_plain") else "application/json"

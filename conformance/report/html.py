@@ -33,11 +33,14 @@ def pretty(value: Any) -> str:
     if isinstance(value, str):
         try:
             value = json.loads(value)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested too deeply to show as such
             return value
         if isinstance(value, str):
             return json.dumps(value, ensure_ascii=False)
-    return json.dumps(value, indent=2, ensure_ascii=False)
+    try:
+        return json.dumps(value, indent=2, ensure_ascii=False)
+    except (ValueError, RecursionError):
+        return str(value)
 
 
 def compact(value: Any) -> str:

@@ -21,6 +21,7 @@ def build_matrix(results_list: Sequence[Mapping[str, Any]], sources: Sources = N
 
         {"columns": [{"name", "target", "source"}],
          "features": [{"protocol", "feature", "cells": [{"worst", "counts", "text"} | None]}],
+         "clients": [{"client", "feature", "cells": [{"result", "version", "detail"} | None]}],
          "cases": [{"id", "title", "protocol", "feature", "cells": [verdict | None]}]}
     """
     stems = _stems(sources) if sources else [f"results {i}" for i in range(1, len(results_list) + 1)]
@@ -40,9 +41,16 @@ def build_matrix(results_list: Sequence[Mapping[str, Any]], sources: Sources = N
                 "feature": case["feature"], "cells": [None] * len(pairs),
             })
             entry["cells"][col] = case["verdict"]
+    clients: dict[tuple[str, str], list[Any]] = {}
+    for col, (i, name) in enumerate(pairs):
+        for row in results_list[i].get("client_readiness") or []:
+            cells = clients.setdefault((row["client"], row["feature"]), [None] * len(pairs))
+            result = str(row.get("outcome", "not exercised")).replace(" ", "_")
+            cells[col] = {"result": result, "version": row.get("version", ""), "detail": row.get("detail", "")}
     return {
         "columns": columns,
         "features": [{"protocol": p, "feature": f, "cells": features[p, f]} for p, f in sorted(features)],
+        "clients": [{"client": c, "feature": f, "cells": clients[c, f]} for c, f in clients],
         "cases": [cases[key] for key in sorted(cases, key=lambda k: (cases[k]["protocol"], cases[k]["feature"], k))],
     }
 
@@ -82,10 +90,21 @@ def render_matrix_markdown(results_list: Sequence[Mapping[str, Any]], sources: S
     lines = ["# Conformance matrix", "", "## Features", ""]
     lines += table_lines(["Protocol", "Feature", *names],
                     [[md(r["protocol"]), md(r["feature"]), *map(_feature_cell, r["cells"])] for r in matrix["features"]])
+    if matrix["clients"]:
+        lines += ["", "## Client readiness", ""]
+        lines += table_lines(["Client", "Feature", *names],
+                        [[md(r["client"]), code(r["feature"]), *map(_client_cell, r["cells"])] for r in matrix["clients"]])
     lines += ["", "## Cases", ""]
     lines += table_lines(["Case", *names],
                     [[f"{md(c['title'])} {code(c['id'])}", *(v or "—" for v in c["cells"])] for c in matrix["cases"]])
     return "\n".join(lines) + "\n"
+
+
+def _client_cell(cell: Mapping[str, Any] | None) -> str:
+    if not cell:
+        return "—"
+    text = {"works": "works", "breaks": "**breaks**"}.get(cell["result"], "not exercised")
+    return f"{text} ({md(cell['version'])})" if cell.get("version") else text
 
 
 def _feature_cell(cell: Mapping[str, Any] | None) -> str:
