@@ -108,9 +108,9 @@ def check_anthropic_usage(usage: Any, pointer: str, content_nonempty: bool = Fal
 
 @check(cls="26", source="CrossModel 003 §Request parameters (tool_choice); incompatibilities.md class 26 (any treated as auto)", title="tool_choice is honoured",
        rules=[
-           rule("tool_not_called", "tool_choice {type: tool} calls the named tool"),
-           rule("none_called", "tool_choice {type: none} gives no tool call"),
-           rule("undeclared", "a tool_use block names a declared tool"),
+           rule("tool_not_called", "tool_choice {type: tool} calls the named tool", semantic="tool_choice named the tool to call"),
+           rule("none_called", "tool_choice {type: none} gives no tool call", semantic="tool_choice none asked for no tool call"),
+           rule("undeclared", "a tool_use block names a declared tool", semantic="the request declared the tools the model may call"),
        ])
 def check_anthropic_tool_choice(message: Any, pointer: str, choice: dict[str, Any], tool_names: list[str]) -> Iterator[Violation]:
     if not isinstance(message, dict):

@@ -181,8 +181,11 @@ def check_stream_event_order(exchange: Exchange) -> Iterator[Violation]:
 
 @check(cls="23", source=STREAM_SOURCE + " (block indexes start at 0 and rise by one; each delta names the open block)", title="content-block indexes are 0, 1, 2… and deltas name the open block", breaks=("anthropic-python",), evidence="accumulate_event indexes the content list by the event index: IndexError (faults anthropic_stream_index_from_1, anthropic_stream_delta_wrong_index)",
        rules=[
-           rule("wrong_block", "a delta or block stop names the open block"),
-           rule("delta_type", "a delta's type fits its block"),
+           rule("wrong_block", "a delta names the open block"),
+           rule("stop_wrong_block", "a content_block_stop names the open block", severity=Severity.ERROR, compatible=Severity.WARNING,
+                evidence="anthropic-python does not index the content by a content_block_stop (fault anthropic_stream_extra_block_stop: both SDK replays tolerate it)"),
+           rule("delta_type", "a delta's type fits its block", severity=Severity.ERROR, compatible=Severity.WARNING,
+                evidence="both SDK replays tolerate a delta of another block's type (fault anthropic_stream_wrong_delta_type)"),
        ])
 def check_stream_block_indexes(exchange: Exchange) -> Iterator[Violation]:
     expected = 0
@@ -198,7 +201,7 @@ def check_stream_block_indexes(exchange: Exchange) -> Iterator[Violation]:
             expected += 1
         elif kind in ("content_block_delta", "content_block_stop"):
             if index != open_index:
-                yield Violation(f"{kind} names index {index!r} but the open block is {open_index!r}", exchange.event_ptr(position, "/index"), rule="wrong_block")
+                yield Violation(f"{kind} names index {index!r} but the open block is {open_index!r}", exchange.event_ptr(position, "/index"), rule="wrong_block" if kind == "content_block_delta" else "stop_wrong_block")
                 return
             if kind == "content_block_delta":
                 delta = data.get("delta") if isinstance(data.get("delta"), dict) else {}

@@ -32,7 +32,8 @@ def schema_violations(
 @check(cls="12", source="WHATWG HTML §9.2 Server-sent events; openai-python _streaming.py", title="the stream is well-framed Server-Sent Events", breaks=("openai-python",), evidence="openai-python passes an empty data: to json.loads (JSONDecodeError) and drops an unterminated event (faults keepalive_as_data, no_blank_lines)", rules=[rule("line_without_field", "a line outside SSE framing (no data:/event: field)", semantic="what is written outside SSE framing (a mid-stream error) never reaches any client: the reply is silently cut", cls="11"),
               rule("empty_data", "no event carries empty data (a keep-alive belongs in a comment)"),
               rule("unterminated_event", "the last event ends with a blank line", cls="12"),
-              rule("data_after_done", "no event follows data: [DONE]", cls="7"),
+              rule("data_after_done", "no event follows data: [DONE]", cls="7", severity=Severity.ERROR, compatible=Severity.WARNING,
+                   evidence="openai-python stops reading at data: [DONE], so what follows is never seen (fault data_after_done: both SDK replays tolerate it)"),
               rule("not_json", "every data event of a JSON stream is JSON")])
 def check_sse_framing(exchange: Exchange) -> Iterator[Violation]:
     for issue in exchange.framing:
@@ -59,7 +60,8 @@ def check_sse_comments(exchange: Exchange) -> Iterator[Violation]:
                         f"/exchanges/{exchange.index}/response/raw_sse")
 
 
-@check(cls=None, source="RFC 9110 §8.3; upstream protocols answer JSON", title="a JSON response says application/json", hint='Send Content-Type: application/json with every JSON body, errors included.')
+@check(cls=None, source="RFC 9110 §8.3; upstream protocols answer JSON", title="a JSON response says application/json", compatible=Severity.WARNING,
+       evidence="both SDK replays parse a JSON body served as text/plain (fault json_as_text_plain)", hint='Send Content-Type: application/json with every JSON body, errors included.')
 def check_json_content_type(exchange: Exchange) -> Iterator[Violation]:
     media = exchange.content_type.split(";")[0].strip().lower()
     if exchange.is_json and media != "application/json" and not media.endswith("+json"):

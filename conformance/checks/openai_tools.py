@@ -169,9 +169,9 @@ def check_stream_tool_calls_finish_reason(exchange: Exchange) -> Iterator[Violat
 
 @check(cls=None, source=TOOLS_000 + " (tool_choice: auto, none, required, or a named function); 001 §Body", title="tool_choice is honoured",
        rules=[
-           rule("none_called", "tool_choice none gives no tool call"),
-           rule("forced_no_call", "a forced function gives a tool call"),
-           rule("forced_other", "a forced function is the function called"),
+           rule("none_called", "tool_choice none gives no tool call", semantic="tool_choice none asked for no tool call"),
+           rule("forced_no_call", "a forced function gives a tool call", semantic="tool_choice named the function to call"),
+           rule("forced_other", "a forced function is the function called", semantic="tool_choice named the function to call"),
        ])
 def check_tool_choice_honoured(exchange: Exchange, mode: str, name: str | None = None, calls: list[tuple[str, str]] | None = None) -> Iterator[Violation]:
     """``calls``: (pointer, name) of the reply's tool calls (computed from the exchange when omitted)."""

@@ -123,7 +123,7 @@ fault("anthropic_stream_block_after_delta", A, "message_delta comes before the c
 fault("anthropic_stream_delta_before_start", A, "the first content_block_delta comes before its content_block_start",
       ["stream_event_order.delta_outside_block"], ["stream_block_indexes.wrong_block", "stream_tool_input"], select=AS)
 fault("anthropic_stream_extra_block_stop", A, "the first content_block_stop is sent twice",
-      ["stream_event_order.stop_without_block"], ["stream_block_indexes.wrong_block"], select=AS)
+      ["stream_event_order.stop_without_block", "stream_block_indexes.stop_wrong_block"], select=AS)
 fault("anthropic_stream_no_message_delta", A, "the stream never sends message_delta",
       ["stream_event_order.stop_without_delta", "stream_stop_reason.no_delta"], ["anthropic_stop_reason"], select=AS)
 fault("anthropic_stream_no_message_stop", A, "the stream ends without message_stop",
