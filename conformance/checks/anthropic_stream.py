@@ -185,7 +185,7 @@ def check_stream_event_order(exchange: Exchange) -> Iterator[Violation]:
            rule("stop_wrong_block", "a content_block_stop names the open block", severity=Severity.ERROR, compatible=Severity.WARNING,
                 evidence="anthropic-python does not index the content by a content_block_stop (fault anthropic_stream_extra_block_stop: both SDK replays tolerate it)"),
            rule("delta_type", "a delta's type fits its block", severity=Severity.ERROR, compatible=Severity.WARNING,
-                evidence="both SDK replays tolerate a delta of another block's type (fault anthropic_stream_wrong_delta_type)"),
+                evidence="both Python SDK replays tolerate a thinking delta in a text block (fault anthropic_stream_wrong_delta_type); the AI SDK fails on it (tests/test_node_clients.py)"),
        ])
 def check_stream_block_indexes(exchange: Exchange) -> Iterator[Violation]:
     expected = 0
