@@ -127,9 +127,10 @@ def build_parser() -> Parser:
     serve.add_argument("--latency", type=float, default=0.0, metavar="MS", help="wait MS milliseconds before each /v1 response starts (simulates network and model latency)")
     serve.add_argument("--chunk-delay", type=float, default=0.0, metavar="MS", help="wait MS milliseconds before each further chunk of a body, e.g. between stream events")
 
-    selftest = sub.add_parser("selftest", help="prove the checks: run the suite against every named fault of the reference server")
+    selftest = sub.add_parser("selftest", help="prove the rules: run the suite against every named fault of the reference server")
     selftest.add_argument("--fault", action="append", default=[], metavar="NAME", help="only these faults")
     selftest.add_argument("--report-dir", metavar="DIR", help="where mutation.md is written (default: reports)")
+    selftest.add_argument("-n", "--workers", type=int, metavar="N", help="run the fault matrix on N pytest-xdist workers")
 
     _add_check_command(sub)
 
@@ -139,7 +140,8 @@ def build_parser() -> Parser:
     checks.add_argument("--no-example", action="store_true", help="show: do not run the proving fault for an example exchange")
     checks.add_argument("--evidence", action="store_true", help="replay every reference-server fault through the official SDKs and print fault x SDK outcome x rule x severity")
     checks.add_argument("--fault", action="append", default=[], metavar="NAME", help="with --evidence: only these faults")
-    sub.add_parser("faults", help="list the reference server's named faults")
+    faults = sub.add_parser("faults", help="list the reference server's named faults")
+    faults.add_argument("--coverage", action="store_true", help="print rule × fault: the faults that prove each rule (exit 1 when a rule has none)")
     sub.add_parser("tolerances", help="list the reference server's named tolerances (legal variations)")
     _add_optional_commands(sub)
     return parser
@@ -465,9 +467,28 @@ def command_checks(args: argparse.Namespace) -> int:
 def command_faults(args: argparse.Namespace) -> int:
     from conformance.reference.faults import FAULTS
 
+    if getattr(args, "coverage", False):
+        return print_fault_coverage()
     for name, fault in sorted(FAULTS.items()):
-        print(f"{name:30} {fault.protocol:9} {fault.description}  -> {', '.join(fault.expect)}")
+        print(f"{name:38} {fault.protocol:9} {fault.description}  -> {', '.join(fault.expect)}")
     return EXIT_OK
+
+
+def print_fault_coverage() -> int:
+    """Each rule and the faults that prove it; the rules without one are listed last."""
+    from conformance.reference.faults import NO_FAULT_YET, coverage, exemption, uncovered
+
+    table = coverage()
+    width = max(map(len, table))
+    for rid, names in table.items():
+        proof = ", ".join(names) or (f"(no fault needed: {exemption(rid)})" if exemption(rid) else "NO FAULT YET" if rid in NO_FAULT_YET else "NO FAULT")
+        print(f"{rid:{width}}  {proof}")
+    missing, gaps = uncovered(), [r for r in NO_FAULT_YET if not table.get(r)]
+    proven = sum(1 for names in table.values() if names)
+    print(f"{proven} of {len(table)} rules proven by a fault; {len(table) - proven - len(missing) - len(gaps)} need none; {len(gaps)} known gaps; {len(missing)} without a fault")
+    for rid in missing:
+        print(f"conformance: error: rule {rid} has no fault (add one in conformance/reference/faults_*.py)", file=sys.stderr)
+    return 1 if missing else EXIT_OK
 
 
 def command_tolerances(args: argparse.Namespace) -> int:

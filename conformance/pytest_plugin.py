@@ -64,6 +64,16 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
+    matrix = config.getoption("--conformance-fault-matrix", None)
+    if matrix:  # the fault self-test: each case once per fault that selects it
+        from pathlib import Path
+
+        from conformance.selftest import expand_for_faults
+
+        items[:] = expand_for_faults(items, Path(matrix), FAULT_KEY)
+
+
+FAULT_KEY = pytest.StashKey[str]()  # the named fault a copy of a case runs against (conformance selftest)
 
 
 @pytest.fixture(scope="session")
@@ -84,6 +94,11 @@ def case(request: pytest.FixtureRequest, conformance_session: Session) -> Iterab
     marker = item.get_closest_marker("capability")
     kwargs = {"capability": marker.args[0]} if marker else {}
     context = CaseContext(conformance_session, record, kwargs)
+    fault = item.stash.get(FAULT_KEY, None)
+    if fault:  # the fault self-test: this copy of the case runs against one named fault
+        from conformance.reference.faults import FAULT_HEADER
+
+        context.transport.extra_headers[FAULT_HEADER] = fault
     item.stash[_CONTEXT_KEY] = context
     yield context
     context.close()

@@ -90,7 +90,7 @@ def test_a_faulty_exchange_fires_exactly_its_rule(server, fault, path, body, exp
 def test_an_error_is_judged_by_its_protocols_error_shape(server):
     exchange = send(server, "/messages", {**MSG, "model": "no-such-model"}, fault="anthropic_openai_error_shape")
     found = rules_of(judge(exchange, JudgeContext(profiles=["crossmodel-openai", "crossmodel-anthropic"])))
-    assert "anthropic_error_shape" in found
+    assert "anthropic_error_shape.openai_shape" in found
 
 
 def test_facts_name_the_endpoint_and_protocol():

@@ -200,7 +200,7 @@ def test_the_official_sdks_work_through_the_proxy_as_without_it_and_the_faults_r
     assert proxied == direct
     cases = cases_of(tmp_path)
     assert len(cases) == 7  # every exchange is a case
-    fired = {f["check"] for c in cases for f in c["findings"]}
+    fired = {f["rule"] for c in cases for f in c["findings"]}
     for name in FAULTS_USED:
         assert set(FAULTS[name].expect) <= fired, (name, fired)
     rules = {f["rule"] for c in cases for f in c["findings"]}

@@ -145,6 +145,7 @@ def _make_rule(check_name: str, prefix: str, spec: RuleSpec, defaults: dict[str,
         compatible = spec.severity
     else:
         compatible = defaults["compatible"] or strict
+    inherits = not spec.name or (spec.severity is None and spec.compatible is None)
     return Rule(
         id=f"{prefix}.{spec.name}" if spec.name else prefix,
         check=check_name,
@@ -153,9 +154,11 @@ def _make_rule(check_name: str, prefix: str, spec: RuleSpec, defaults: dict[str,
         source=spec.source or defaults["source"],
         strict=strict,
         compatible=compatible,
-        breaks=spec.breaks or (defaults["breaks"] if not spec.name else ()),
-        semantic=spec.semantic or (defaults["semantic"] if not spec.name else ""),
-        evidence=spec.evidence or (defaults["evidence"] if not spec.name else ""),
+        # a rule that keeps the check's severities keeps the evidence for them (issue 11 split the
+        # checks' violations into rules without changing any severity)
+        breaks=spec.breaks or (defaults["breaks"] if inherits else ()),
+        semantic=spec.semantic or (defaults["semantic"] if inherits else ""),
+        evidence=spec.evidence or (defaults["evidence"] if inherits else ""),
         hint=spec.hint or (defaults.get("hint", "") if not spec.name else "") or generic_hint(spec.title),
     )
 

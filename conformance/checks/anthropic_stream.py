@@ -121,35 +121,47 @@ def check_stream_error_event(exchange: Exchange, schemas: SchemaRegistry, strict
             yield from schema_violations(schemas, "anthropic/error", strictness, data, exchange.event_ptr(position))
 
 
-@check(cls="23", source=STREAM_SOURCE + " (message_start → (block start → deltas → block stop)* → message_delta → message_stop)", title="stream events come in the documented order", compatible=Severity.WARNING, evidence="anthropic-python accumulates without content_block_stop (fault anthropic_stream_no_block_stop)")
+@check(cls="23", source=STREAM_SOURCE + " (message_start → (block start → deltas → block stop)* → message_delta → message_stop)", title="stream events come in the documented order", compatible=Severity.WARNING, evidence="anthropic-python accumulates without content_block_stop (fault anthropic_stream_no_block_stop)",
+       rules=[
+           rule("empty", "a stream carries at least one event"),
+           rule("first_not_start", "the first event is message_start"),
+           rule("after_stop", "no event but error follows message_stop"),
+           rule("second_start", "a stream has one message_start"),
+           rule("block_after_delta", "no content block starts after message_delta"),
+           rule("delta_outside_block", "a content_block_delta belongs to an open block"),
+           rule("stop_without_block", "a content_block_stop closes an open block"),
+           rule("stop_without_delta", "message_delta comes before message_stop"),
+           rule("no_message_stop", "the stream ends with message_stop"),
+       ])
 def check_stream_event_order(exchange: Exchange) -> Iterator[Violation]:
     items = typed(exchange)
     events_ptr = f"/exchanges/{exchange.index}/response/events"
     if not items:
-        yield Violation("the stream carried no event", events_ptr)
+        yield Violation("the stream carried no event", events_ptr, rule="empty")
         return
     if items[0][1] != "message_start":
-        yield Violation(f"the first event is {items[0][1]!r}, not message_start", exchange.event_ptr(items[0][0], "/type"))
+        yield Violation(f"the first event is {items[0][1]!r}, not message_start", exchange.event_ptr(items[0][0], "/type"), rule="first_not_start")
         return
     state = "message"  # message | block | after_delta | stopped
+    which = None  # the rule of the problem (None: a block left open, the main rule)
     open_block = False
     for position, kind, _ in items[1:]:
         problem = None
         if state == "stopped" and kind != "error":
-            problem = f"{kind} after message_stop"
+            problem, which = f"{kind} after message_stop", "after_stop"
         elif kind == "message_start":
-            problem = "a second message_start"
+            problem, which = "a second message_start", "second_start"
         elif kind == "content_block_start":
             if open_block:
                 problem = "content_block_start while the previous block is still open (no content_block_stop)"
             elif state == "after_delta":
-                problem = "content_block_start after message_delta"
+                problem, which = "content_block_start after message_delta", "block_after_delta"
             open_block = True
         elif kind == "content_block_delta" and not open_block:
-            problem = "content_block_delta outside a content block"
+            problem, which = "content_block_delta outside a content block", "delta_outside_block"
         elif kind == "content_block_stop":
             if not open_block:
-                problem = "content_block_stop without an open block"
+                problem, which = "content_block_stop without an open block", "stop_without_block"
             open_block = False
         elif kind == "message_delta":
             if open_block:
@@ -157,16 +169,23 @@ def check_stream_event_order(exchange: Exchange) -> Iterator[Violation]:
             state = "after_delta"
         elif kind == "message_stop":
             if state != "after_delta":
-                problem = "message_stop without a preceding message_delta"
+                problem, which = "message_stop without a preceding message_delta", "stop_without_delta"
             state = "stopped"
         if problem:
-            yield Violation(problem, exchange.event_ptr(position, "/type"))
+            yield Violation(problem, exchange.event_ptr(position, "/type"), rule=which)
             return
     if state != "stopped" and items[-1][1] != "error":
-        yield Violation("the stream ended without message_stop", events_ptr)
+        yield Violation("the stream ended without message_stop", events_ptr, rule="no_message_stop")
 
 
-@check(cls="23", source=STREAM_SOURCE + " (block indexes start at 0 and rise by one; each delta names the open block)", title="content-block indexes are 0, 1, 2… and deltas name the open block", breaks=("anthropic-python",), evidence="accumulate_event indexes the content list by the event index: IndexError (faults anthropic_stream_index_from_1, anthropic_stream_delta_wrong_index)")
+@check(cls="23", source=STREAM_SOURCE + " (block indexes start at 0 and rise by one; each delta names the open block)", title="content-block indexes are 0, 1, 2… and deltas name the open block", breaks=("anthropic-python",), evidence="accumulate_event indexes the content list by the event index: IndexError (faults anthropic_stream_index_from_1, anthropic_stream_delta_wrong_index)",
+       rules=[
+           rule("wrong_block", "a delta names the open block"),
+           rule("stop_wrong_block", "a content_block_stop names the open block", severity=Severity.ERROR, compatible=Severity.WARNING,
+                evidence="anthropic-python does not index the content by a content_block_stop (fault anthropic_stream_extra_block_stop: both SDK replays tolerate it)"),
+           rule("delta_type", "a delta's type fits its block", severity=Severity.ERROR, compatible=Severity.WARNING,
+                evidence="both Python SDK replays tolerate a thinking delta in a text block (fault anthropic_stream_wrong_delta_type); the AI SDK fails on it (tests/test_node_clients.py)"),
+       ])
 def check_stream_block_indexes(exchange: Exchange) -> Iterator[Violation]:
     expected = 0
     open_index, open_type = None, None
@@ -181,19 +200,22 @@ def check_stream_block_indexes(exchange: Exchange) -> Iterator[Violation]:
             expected += 1
         elif kind in ("content_block_delta", "content_block_stop"):
             if index != open_index:
-                yield Violation(f"{kind} names index {index!r} but the open block is {open_index!r}", exchange.event_ptr(position, "/index"))
+                yield Violation(f"{kind} names index {index!r} but the open block is {open_index!r}", exchange.event_ptr(position, "/index"), rule="wrong_block" if kind == "content_block_delta" else "stop_wrong_block")
                 return
             if kind == "content_block_delta":
                 delta = data.get("delta") if isinstance(data.get("delta"), dict) else {}
                 allowed = DELTA_FOR_BLOCK.get(open_type or "")
                 if allowed and delta.get("type") not in allowed:
-                    yield Violation(f"a {delta.get('type')!r} delta in a {open_type!r} block", exchange.event_ptr(position, "/delta/type"))
+                    yield Violation(f"a {delta.get('type')!r} delta in a {open_type!r} block", exchange.event_ptr(position, "/delta/type"), rule="delta_type")
                     return
             else:
                 open_index = None
 
 
-@check(cls=None, source=STREAM_SOURCE + " (input_json_delta pieces concatenate to the tool's input object)", title="input_json_delta pieces concatenate to a JSON object", breaks=("anthropic-python",), evidence="accumulate_event parses the pieces in partial mode: the final input is not the JSON sent (fault anthropic_stream_tool_json_broken)")
+@check(cls=None, source=STREAM_SOURCE + " (input_json_delta pieces concatenate to the tool's input object)", title="input_json_delta pieces concatenate to a JSON object", breaks=("anthropic-python",), evidence="accumulate_event parses the pieces in partial mode: the final input is not the JSON sent (fault anthropic_stream_tool_json_broken)",
+       rules=[
+           rule("not_object", "the streamed tool input is a JSON object", cls="15"),
+       ])
 def check_stream_tool_input(exchange: Exchange) -> Iterator[Violation]:
     pieces: dict[Any, list[tuple[int, str]]] = {}
     for position, kind, data in typed(exchange):
@@ -208,24 +230,28 @@ def check_stream_tool_input(exchange: Exchange) -> Iterator[Violation]:
             yield Violation(f"block {index}: the input_json_delta pieces do not parse as JSON ({exc}): {text[:80]!r}", exchange.event_ptr(parts[-1][0], "/delta/partial_json"))
             continue
         if not isinstance(value, dict):
-            yield Violation(f"block {index}: the tool input is {type(value).__name__}, not an object", exchange.event_ptr(parts[-1][0], "/delta/partial_json"), cls="15")
+            yield Violation(f"block {index}: the tool input is {type(value).__name__}, not an object", exchange.event_ptr(parts[-1][0], "/delta/partial_json"), cls="15", rule="not_object")
 
 
-@check(cls="8", source=STREAM_SOURCE + " (stop_reason null in message_start, set in message_delta); reference/README.md", title="stop_reason is null in message_start and set in message_delta", compatible=Severity.WARNING, evidence="anthropic-python takes stop_reason from message_delta whatever message_start says (faults anthropic_stream_stop_reason_in_start, anthropic_stream_no_stop_reason: tolerated)")
+@check(cls="8", source=STREAM_SOURCE + " (stop_reason null in message_start, set in message_delta); reference/README.md", title="stop_reason is null in message_start and set in message_delta", compatible=Severity.WARNING, evidence="anthropic-python takes stop_reason from message_delta whatever message_start says (faults anthropic_stream_stop_reason_in_start, anthropic_stream_no_stop_reason: tolerated)",
+       rules=[
+           rule("in_start", "message_start says stop_reason null"),
+           rule("no_delta", "a finished stream sends message_delta"),
+       ])
 def check_stream_stop_reason(exchange: Exchange) -> Iterator[Violation]:
     items = typed(exchange)
     for position, kind, data in items:
         if kind == "message_start":
             message = data.get("message") if isinstance(data.get("message"), dict) else {}
             if message.get("stop_reason") is not None:
-                yield Violation(f"message_start already says stop_reason {message.get('stop_reason')!r} (it must be null until message_delta)", exchange.event_ptr(position, "/message/stop_reason"))
+                yield Violation(f"message_start already says stop_reason {message.get('stop_reason')!r} (it must be null until message_delta)", exchange.event_ptr(position, "/message/stop_reason"), rule="in_start")
     deltas = [(p, d) for p, k, d in items if k == "message_delta"]
     for position, data in deltas:
         delta = data.get("delta") if isinstance(data.get("delta"), dict) else {}
         if delta.get("stop_reason") is None:
             yield Violation("message_delta carries no stop_reason", exchange.event_ptr(position, "/delta/stop_reason"))
     if not deltas and any(k == "message_stop" for _, k, _ in items):
-        yield Violation("the stream never sent message_delta, so no stop_reason", f"/exchanges/{exchange.index}/response/events")
+        yield Violation("the stream never sent message_delta, so no stop_reason", f"/exchanges/{exchange.index}/response/events", rule="no_delta")
 
 
 @check(cls="24", source=STREAM_SOURCE + " (message_delta carries usage); incompatibilities.md class 24", title="stream usage: message_start is not 0/0 and message_delta carries output_tokens", breaks=("anthropic-python",), evidence="accumulate_event reads event.usage.output_tokens: AttributeError without usage (fault anthropic_stream_no_delta_usage)", rules=[rule("zero", "usage counts are 0 for a non-empty prompt or reply", severity=Severity.ERROR, compatible=Severity.WARNING, evidence="anthropic-python reads the counts without checking them (fault anthropic_stream_zero_start_usage)")])

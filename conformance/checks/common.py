@@ -16,6 +16,7 @@ FRAMING_CLASS = {
     "unterminated_event": "12",
     "data_after_done": "7",
 }
+FRAMING_RULES = ("line_without_field", "empty_data", "unterminated_event", "data_after_done")  # missing_blank_line: the main rule
 
 
 def schema_violations(
@@ -28,19 +29,23 @@ def schema_violations(
         yield Violation(error.message + source, pointer + error.pointer, cls=error.cls)
 
 
-@check(cls="12", source="WHATWG HTML §9.2 Server-sent events; openai-python _streaming.py", title="the stream is well-framed Server-Sent Events", breaks=("openai-python",), evidence="openai-python passes an empty data: to json.loads (JSONDecodeError) and drops an unterminated event (faults keepalive_as_data, no_blank_lines)", rules=[rule("line_without_field", "a line outside SSE framing (no data:/event: field)", semantic="what is written outside SSE framing (a mid-stream error) never reaches any client: the reply is silently cut", cls="11")])
+@check(cls="12", source="WHATWG HTML §9.2 Server-sent events; openai-python _streaming.py", title="the stream is well-framed Server-Sent Events", breaks=("openai-python",), evidence="openai-python passes an empty data: to json.loads (JSONDecodeError) and drops an unterminated event (faults keepalive_as_data, no_blank_lines)", rules=[rule("line_without_field", "a line outside SSE framing (no data:/event: field)", semantic="what is written outside SSE framing (a mid-stream error) never reaches any client: the reply is silently cut", cls="11"),
+              rule("empty_data", "no event carries empty data (a keep-alive belongs in a comment)"),
+              rule("unterminated_event", "the last event ends with a blank line", cls="12"),
+              rule("data_after_done", "no event follows data: [DONE]", cls="7", severity=Severity.ERROR, compatible=Severity.WARNING,
+                   evidence="openai-python stops reading at data: [DONE], so what follows is never seen (fault data_after_done: both SDK replays tolerate it)"),
+              rule("not_json", "every data event of a JSON stream is JSON")])
 def check_sse_framing(exchange: Exchange) -> Iterator[Violation]:
     for issue in exchange.framing:
         if issue.kind == "missing_done":
             continue  # protocol rule, judged by the protocol's own terminator check
         pointer = f"/exchanges/{exchange.index}/response/raw_sse"
-        yield Violation(f"{issue.kind}: {issue.message} (offset {issue.offset})", pointer, cls=FRAMING_CLASS.get(issue.kind),
-                        rule="line_without_field" if issue.kind == "line_without_field" else None)
+        yield Violation(f"{issue.kind}: {issue.message} (offset {issue.offset})", pointer, cls=FRAMING_CLASS.get(issue.kind), rule=issue.kind if issue.kind in FRAMING_RULES else None)
     for position, event in enumerate(exchange.events or []):
         if event.json is None and event.json_error and not event.is_done and event.data.strip():
             already = any(i.event_index == position for i in exchange.framing)
             if not already:
-                yield Violation(f"event data is not JSON ({event.json_error}): {event.data[:80]!r}", exchange.event_ptr(position), cls="12")
+                yield Violation(f"event data is not JSON ({event.json_error}): {event.data[:80]!r}", exchange.event_ptr(position), cls="12", rule="not_json")
 
 
 @check(
@@ -55,7 +60,8 @@ def check_sse_comments(exchange: Exchange) -> Iterator[Violation]:
                         f"/exchanges/{exchange.index}/response/raw_sse")
 
 
-@check(cls=None, source="RFC 9110 §8.3; upstream protocols answer JSON", title="a JSON response says application/json", hint='Send Content-Type: application/json with every JSON body, errors included.')
+@check(cls=None, source="RFC 9110 §8.3; upstream protocols answer JSON", title="a JSON response says application/json", compatible=Severity.WARNING,
+       evidence="both Python SDK replays parse a JSON body served as text/plain (fault json_as_text_plain); openai-node returns it as a string (tests/test_node_clients.py)", hint='Send Content-Type: application/json with every JSON body, errors included.')
 def check_json_content_type(exchange: Exchange) -> Iterator[Violation]:
     media = exchange.content_type.split(";")[0].strip().lower()
     if exchange.is_json and media != "application/json" and not media.endswith("+json"):

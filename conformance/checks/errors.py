@@ -19,12 +19,13 @@ def check_error_status(exchange: Exchange, expected: int) -> Iterator[Violation]
 
 @check(cls="13", source="OpenAI OpenAPI 2.3.0 ErrorResponse; CrossModel 000 §Errors", title="the error body is {\"error\": {message, type, param, code}}", semantic="a documented error must be delivered where clients read it (exc.code, exc.type, error.message)", evidence="openai-python still raises the status's class, with code/type None (faults error_bare_string, error_unwrapped)",
        rules=[rule("code_type", "error.code is not a string or null", severity=Severity.ERROR, compatible=Severity.WARNING,
-                   evidence="openai-python passes an integer code through as exc.code (APIError.__init__ constructs it leniently); both SDK replays tolerate it")])
+                   evidence="openai-python passes an integer code through as exc.code (APIError.__init__ constructs it leniently); both SDK replays tolerate it"),
+              rule("not_object", "the error body is a JSON object")])
 def check_error_shape(exchange: Exchange, schemas: SchemaRegistry, strictness: Strictness, schema: str = "openai/error") -> Iterator[Violation]:
     if exchange.status is not None and exchange.status < 400:
         return  # check_error_status reports a success status
     if not isinstance(exchange.body, dict):
-        yield Violation(f"the error body is not a JSON object: {str(exchange.body)[:120]!r}", exchange.ptr())
+        yield Violation(f"the error body is not a JSON object: {str(exchange.body)[:120]!r}", exchange.ptr(), rule="not_object")
         return
     code_pointer = exchange.ptr("/error/code")
     for violation in schema_violations(schemas, schema, strictness, exchange.body, exchange.ptr()):
@@ -34,7 +35,10 @@ def check_error_shape(exchange: Exchange, schemas: SchemaRegistry, strictness: S
         yield violation
 
 
-@check(cls=None, source="the profile's error table", title="the error carries the documented type and code")
+@check(cls=None, source="the profile's error table", title="the error carries the documented type and code",
+       rules=[
+           rule("code", "the error carries the documented code"),
+       ])
 def check_error_row(exchange: Exchange, scenario: str, row: dict[str, Any], rule_id: str, type_path: str = "/error/type", code_path: str | None = "/error/code") -> Iterator[Violation]:
     if exchange.status is None or exchange.status < 400 or not isinstance(exchange.body, dict):
         return  # status and shape are judged by their own checks
@@ -45,7 +49,7 @@ def check_error_row(exchange: Exchange, scenario: str, row: dict[str, Any], rule
             continue
         actual = _at(exchange.body, path)
         if actual != expected:
-            yield Violation(f"{scenario}: error {field} is {actual!r}, the profile documents {expected!r} ({source})", exchange.ptr(path), cls=rule_id)
+            yield Violation(f"{scenario}: error {field} is {actual!r}, the profile documents {expected!r} ({source})", exchange.ptr(path), cls=rule_id, rule="code" if field == "code" else None)
 
 
 def _at(document: Any, path: str) -> Any:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
-from conformance.checks import Violation, check
+from conformance.checks import Violation, check, rule
 from conformance.checks.openai_stream import choice_entries
 from conformance.exchange import Exchange
 
@@ -47,7 +47,12 @@ def _collect(slot: dict[str, Any], pointer: str, logprobs: Any) -> None:
         slot["entries"].append((f"{pointer}/content/{i}", entry))
 
 
-@check(cls="17", source=SOURCE + "; incompatibilities.md class 17", title="requested logprobs are present in the chat shape")
+@check(cls="17", source=SOURCE + "; incompatibilities.md class 17", title="requested logprobs are present in the chat shape",
+       rules=[
+           rule("not_object", "logprobs is an object"),
+           rule("legacy_shape", "logprobs has the chat shape, not the legacy completions shape"),
+           rule("content_not_array", "logprobs.content is an array"),
+       ])
 def check_logprobs_present(exchange: Exchange) -> Iterator[Violation]:
     for index, slot in logprob_streams(exchange).items():
         if not slot["content"]:
@@ -57,14 +62,14 @@ def check_logprobs_present(exchange: Exchange) -> Iterator[Violation]:
                 yield Violation(f"logprobs: true was sent but choice {index} carries logprobs null (silently dropped)", pointer)
                 break
             if not isinstance(logprobs, dict):
-                yield Violation(f"choice {index} logprobs is a {type(logprobs).__name__}, not an object", pointer)
+                yield Violation(f"choice {index} logprobs is a {type(logprobs).__name__}, not an object", pointer, rule="not_object")
                 break
             legacy = [k for k in LEGACY_KEYS if k in logprobs]
             if legacy:
-                yield Violation(f"choice {index} logprobs uses the legacy completions shape ({', '.join(legacy)}) instead of content[]", pointer)
+                yield Violation(f"choice {index} logprobs uses the legacy completions shape ({', '.join(legacy)}) instead of content[]", pointer, rule="legacy_shape")
                 break
             if not isinstance(logprobs.get("content"), list):
-                yield Violation(f"choice {index} logprobs.content is {str(logprobs.get('content'))[:40]!r}, not an array", pointer + "/content")
+                yield Violation(f"choice {index} logprobs.content is {str(logprobs.get('content'))[:40]!r}, not an array", pointer + "/content", rule="content_not_array")
                 break
 
 
@@ -75,7 +80,13 @@ def check_logprobs_accepted(exchange: Exchange) -> Iterator[Violation]:
         yield Violation(f"a request with logprobs was answered {exchange.status}: {str(body)[:160]}", f"/exchanges/{exchange.index}/response/status")
 
 
-@check(cls="17", source=SOURCE + " (token string, logprob <= 0, bytes: the token's UTF-8 bytes)", title="each token logprob has token, logprob <= 0 and matching bytes")
+@check(cls="17", source=SOURCE + " (token string, logprob <= 0, bytes: the token's UTF-8 bytes)", title="each token logprob has token, logprob <= 0 and matching bytes",
+       rules=[
+           rule("not_object", "a logprob entry is an object"),
+           rule("token", "a logprob entry's token is a string"),
+           rule("bytes_invalid", "bytes is a list of byte values"),
+           rule("bytes_mismatch", "bytes decode to the token"),
+       ])
 def check_logprob_entries(exchange: Exchange) -> Iterator[Violation]:
     for index, slot in logprob_streams(exchange).items():
         for pointer, entry in slot["entries"]:
@@ -86,33 +97,37 @@ def check_logprob_entries(exchange: Exchange) -> Iterator[Violation]:
 
 def _entry_violations(entry: Any, pointer: str) -> Iterator[Violation]:
     if not isinstance(entry, dict):
-        yield Violation(f"a logprob entry is {str(entry)[:40]!r}, not an object", pointer)
+        yield Violation(f"a logprob entry is {str(entry)[:40]!r}, not an object", pointer, rule="not_object")
         return
     token, logprob, data = entry.get("token"), entry.get("logprob"), entry.get("bytes")
     if not isinstance(token, str):
-        yield Violation(f"token is {token!r}, not a string", pointer + "/token")
+        yield Violation(f"token is {token!r}, not a string", pointer + "/token", rule="token")
     if isinstance(logprob, bool) or not isinstance(logprob, (int, float)) or logprob > 0:
         yield Violation(f"logprob is {logprob!r}: a log-probability is a number <= 0", pointer + "/logprob")
     if data is None:
         return  # nullable upstream; the strict schema requires it
     if not isinstance(data, list) or not all(isinstance(b, int) and 0 <= b <= 255 for b in data):
-        yield Violation(f"bytes is {str(data)[:40]!r}, not a list of byte values", pointer + "/bytes")
+        yield Violation(f"bytes is {str(data)[:40]!r}, not a list of byte values", pointer + "/bytes", rule="bytes_invalid")
         return
     try:
         decoded = bytes(data).decode("utf-8")
     except UnicodeDecodeError:
         return  # a partial multi-byte character: the token string cannot show it exactly
     if isinstance(token, str) and decoded != token:
-        yield Violation(f"bytes decode to {decoded!r} but the token is {token!r}", pointer + "/bytes")
+        yield Violation(f"bytes decode to {decoded!r} but the token is {token!r}", pointer + "/bytes", rule="bytes_mismatch")
 
 
-@check(cls="17", source=SOURCE + " (top_logprobs: the requested number of most likely tokens)", title="top_logprobs has the requested length and is sorted")
+@check(cls="17", source=SOURCE + " (top_logprobs: the requested number of most likely tokens)", title="top_logprobs has the requested length and is sorted",
+       rules=[
+           rule("not_array", "top_logprobs is an array"),
+           rule("unsorted", "top_logprobs are sorted from most to least likely"),
+       ])
 def check_top_logprobs(exchange: Exchange, top: int) -> Iterator[Violation]:
     for index, slot in logprob_streams(exchange).items():
         for pointer, entry in slot["entries"]:
             alternatives = entry.get("top_logprobs") if isinstance(entry, dict) else None
             if not isinstance(alternatives, list):
-                yield Violation(f"top_logprobs is {str(alternatives)[:40]!r}, not an array", pointer + "/top_logprobs")
+                yield Violation(f"top_logprobs is {str(alternatives)[:40]!r}, not an array", pointer + "/top_logprobs", rule="not_array")
                 return
             if top and len(alternatives) != top:
                 yield Violation(f"top_logprobs has {len(alternatives)} entries, {top} were requested", pointer + "/top_logprobs")
@@ -120,7 +135,7 @@ def check_top_logprobs(exchange: Exchange, top: int) -> Iterator[Violation]:
             values = [a.get("logprob") for a in alternatives if isinstance(a, dict)]
             numeric = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
             if numeric != sorted(numeric, reverse=True):
-                yield Violation(f"top_logprobs are not sorted from most to least likely: {numeric}", pointer + "/top_logprobs")
+                yield Violation(f"top_logprobs are not sorted from most to least likely: {numeric}", pointer + "/top_logprobs", rule="unsorted")
                 return
 
 

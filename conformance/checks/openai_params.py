@@ -61,7 +61,10 @@ def check_out_of_range_rejected(exchange: Exchange, param: str, value: Any) -> I
         yield Violation(f"{param}={json.dumps(value)[:60]} is outside the documented range but was accepted ({exchange.status})", _status_ptr(exchange))
 
 
-@check(cls=None, source=PARAMS_000 + " (max_tokens / max_completion_tokens: max tokens to generate); DESIGN.md", title="the token cap is honoured")
+@check(cls=None, source=PARAMS_000 + " (max_tokens / max_completion_tokens: max tokens to generate); DESIGN.md", title="the token cap is honoured",
+       rules=[
+           rule("words", "no choice holds more words than the token cap"),
+       ])
 def check_token_cap_honoured(exchange: Exchange, limit: int, param: str) -> Iterator[Violation]:
     """The cap applies to each choice; usage.completion_tokens counts every choice together."""
     cls = "20" if param == "max_completion_tokens" else None
@@ -76,7 +79,7 @@ def check_token_cap_honoured(exchange: Exchange, limit: int, param: str) -> Iter
         content = _message(choice).get("content")
         words = len(content.split()) if isinstance(content, str) else 0
         if words > limit:  # every word is at least one token
-            yield Violation(f"{param}={limit} but choice {position} holds {words} words: the cap was ignored", exchange.ptr(f"/choices/{position}/message/content"), cls=cls)
+            yield Violation(f"{param}={limit} but choice {position} holds {words} words: the cap was ignored", exchange.ptr(f"/choices/{position}/message/content"), cls=cls, rule="words")
 
 
 def _finish_and_usage(exchange: Exchange) -> tuple[list[tuple[Any, str]], Any, str]:
@@ -136,7 +139,11 @@ def check_stop_honoured(exchange: Exchange, stops: list[str], texts: dict[int, s
                 break
 
 
-@check(cls="19", source=PARAMS_000 + " (response_format: JSON mode or structured output); incompatibilities.md class 19", title="a JSON response_format gives JSON content (valid for the schema)")
+@check(cls="19", source=PARAMS_000 + " (response_format: JSON mode or structured output); incompatibilities.md class 19", title="a JSON response_format gives JSON content (valid for the schema)",
+       rules=[
+           rule("not_object", "JSON-mode content is a JSON object"),
+           rule("schema", "structured-output content matches the json_schema"),
+       ])
 def check_json_reply(exchange: Exchange, schema: dict[str, Any] | None = None) -> Iterator[Violation]:
     for position, choice in enumerate(_choices(exchange)):
         if choice.get("finish_reason") == "length":
@@ -149,22 +156,26 @@ def check_json_reply(exchange: Exchange, schema: dict[str, Any] | None = None) -
             yield Violation(f"content is not JSON ({exc}): {content[:80]!r}", pointer)
             continue
         if not isinstance(document, dict):
-            yield Violation(f"content is not a JSON object: {str(content)[:80]!r}", pointer)
+            yield Violation(f"content is not a JSON object: {str(content)[:80]!r}", pointer, rule="not_object")
             continue
         if schema is not None:
             for error in jsonschema.Draft202012Validator(schema).iter_errors(document):
-                yield Violation(f"content does not match the json_schema: {error.message}", pointer)
+                yield Violation(f"content does not match the json_schema: {error.message}", pointer, rule="schema")
                 break
 
 
-@check(cls=None, source="CrossModel 001 §Reasoning models (reasoning_content); 000 §The usage object (completion_tokens_details.reasoning_tokens)", title="reasoning output has the documented shape")
+@check(cls=None, source="CrossModel 001 §Reasoning models (reasoning_content); 000 §The usage object (completion_tokens_details.reasoning_tokens)", title="reasoning output has the documented shape",
+       rules=[
+           rule("tokens_invalid", "reasoning_tokens is a non-negative integer"),
+           rule("tokens_zero", "non-empty reasoning_content comes with reasoning_tokens", severity=Severity.WARNING),
+       ])
 def check_reasoning_shape(exchange: Exchange) -> Iterator[Violation]:
     body = exchange.body if isinstance(exchange.body, dict) else {}
     usage = body.get("usage") if isinstance(body.get("usage"), dict) else {}
     details = usage.get("completion_tokens_details")
     reasoning_tokens = details.get("reasoning_tokens") if isinstance(details, dict) else None
     if reasoning_tokens is not None and (isinstance(reasoning_tokens, bool) or not isinstance(reasoning_tokens, int) or reasoning_tokens < 0):
-        yield Violation(f"completion_tokens_details.reasoning_tokens is {reasoning_tokens!r}, not a non-negative integer", exchange.ptr("/usage/completion_tokens_details/reasoning_tokens"))
+        yield Violation(f"completion_tokens_details.reasoning_tokens is {reasoning_tokens!r}, not a non-negative integer", exchange.ptr("/usage/completion_tokens_details/reasoning_tokens"), rule="tokens_invalid")
     for position, choice in enumerate(_choices(exchange)):
         if "reasoning_content" not in _message(choice):
             continue
@@ -173,7 +184,7 @@ def check_reasoning_shape(exchange: Exchange) -> Iterator[Violation]:
         if value is not None and not isinstance(value, str):
             yield Violation(f"reasoning_content is a {type(value).__name__}, not a string", pointer)
         elif value and isinstance(details, dict) and reasoning_tokens == 0:
-            yield Violation("reasoning_content is non-empty but reasoning_tokens is 0", pointer, Severity.WARNING)
+            yield Violation("reasoning_content is non-empty but reasoning_tokens is 0", pointer, Severity.WARNING, rule="tokens_zero")
 
 
 @check(cls=None, source="CrossModel 001 §Body (reasoning_content in the stream)", title="streamed reasoning deltas are strings")
@@ -190,7 +201,12 @@ AUDIO_MAGIC = {"wav": b"RIFF", "mp3": (b"ID3", b"\xff\xfb", b"\xff\xf3", b"\xff\
 
 
 @check(cls=None, source="CrossModel 000 §Extended parameters (modalities, audio); 001 §Body (modalities text, audio); OpenAI OpenAPI 2.3.0 ChatCompletionResponseMessage.audio",
-       title="audio output is a message.audio object with base64 data")
+       title="audio output is a message.audio object with base64 data",
+       rules=[
+           rule("field_type", "message.audio has id, data, transcript strings and an integer expires_at"),
+           rule("not_base64", "message.audio.data is base64"),
+           rule("wrong_format", "message.audio.data is audio in the requested format"),
+       ])
 def check_audio_output(exchange: Exchange, audio_format: str) -> Iterator[Violation]:
     for position, choice in enumerate(_choices(exchange)):
         audio = _message(choice).get("audio")
@@ -200,14 +216,14 @@ def check_audio_output(exchange: Exchange, audio_format: str) -> Iterator[Violat
             continue
         for field, kind in (("id", str), ("data", str), ("transcript", str), ("expires_at", int)):
             if not isinstance(audio.get(field), kind) or isinstance(audio.get(field), bool):
-                yield Violation(f"message.audio.{field} is {str(audio.get(field))[:40]!r}, not a {kind.__name__}", f"{pointer}/{field}")
+                yield Violation(f"message.audio.{field} is {str(audio.get(field))[:40]!r}, not a {kind.__name__}", f"{pointer}/{field}", rule="field_type")
         data = audio.get("data")
         if isinstance(data, str):
             try:
                 raw = base64.b64decode(data, validate=True)
             except (binascii.Error, ValueError):
-                yield Violation("message.audio.data is not base64", f"{pointer}/data")
+                yield Violation("message.audio.data is not base64", f"{pointer}/data", rule="not_base64")
                 continue
             magic = AUDIO_MAGIC.get(audio_format)
             if magic and not raw.startswith(magic):
-                yield Violation(f"message.audio.data does not look like {audio_format} (starts {raw[:4]!r})", f"{pointer}/data")
+                yield Violation(f"message.audio.data does not look like {audio_format} (starts {raw[:4]!r})", f"{pointer}/data", rule="wrong_format")

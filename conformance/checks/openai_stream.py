@@ -78,7 +78,10 @@ def check_stream_content_type(exchange: Exchange) -> Iterator[Violation]:
         yield Violation(f"streamed response served as {exchange.content_type or 'no content-type'!r}", exchange.header_ptr("content-type"))
 
 
-@check(cls="7", source=STREAM_SOURCE + " (the stream ends with data: [DONE])", title="the stream ends with data: [DONE]", hint='Write "data: [DONE]\\n\\n" after the last chunk of every stream, also when the stream ends early.', compatible=Severity.WARNING, evidence="openai-python ends the stream when the connection closes, with or without data: [DONE] (fault no_done)")
+@check(cls="7", source=STREAM_SOURCE + " (the stream ends with data: [DONE])", title="the stream ends with data: [DONE]", hint='Write "data: [DONE]\\n\\n" after the last chunk of every stream, also when the stream ends early.', compatible=Severity.WARNING, evidence="openai-python ends the stream when the connection closes, with or without data: [DONE] (fault no_done)",
+       rules=[
+           rule("events_after", "no event follows data: [DONE]"),
+       ])
 def check_stream_done_terminator(exchange: Exchange) -> Iterator[Violation]:
     events = exchange.events or []
     if not exchange.saw_done:
@@ -86,7 +89,7 @@ def check_stream_done_terminator(exchange: Exchange) -> Iterator[Violation]:
         return
     last = max(i for i, e in enumerate(events) if e.is_done)
     if last != len(events) - 1:
-        yield Violation(f"{len(events) - 1 - last} event(s) after 'data: [DONE]'", f"/exchanges/{exchange.index}/response/events/{last + 1}")
+        yield Violation(f"{len(events) - 1 - last} event(s) after 'data: [DONE]'", f"/exchanges/{exchange.index}/response/events/{last + 1}", rule="events_after")
 
 
 @check(cls=None, source="OpenAI OpenAPI 2.3.0 CreateChatCompletionStreamResponse", title="every chunk validates against the chunk schema", compatible=Severity.WARNING, evidence="the SDKs construct their models without validating (replayed faults: both tolerate it); what breaks a client is reported by the SDK checks")
@@ -124,10 +127,15 @@ def check_stream_role_first_only(exchange: Exchange) -> Iterator[Violation]:
         seen.add(index)
 
 
-@check(cls="8", source=STREAM_SOURCE + " (finish_reason once per choice, on its last chunk)", title="each choice ends with exactly one finish_reason", hint='Set finish_reason on the last chunk of each choice, exactly once (null on every other chunk).', compatible=Severity.WARNING, evidence="openai-python tolerates a repeated or unknown finish_reason (faults finish_reason_twice, bad_finish_reason)",
-       rules=[rule("missing", "every choice ends with a non-empty finish_reason", compatible=Severity.ERROR, breaks=("openai-node",),
-                   evidence="openai-python tolerates it, but openai-node's stream helper (finalChatCompletion) throws 'missing finish_reason for choice 0' "
-                            "on an absent or empty finish_reason (faults no_finish_reason, empty_finish_reason)")])
+@check(cls="8", source=STREAM_SOURCE + " (finish_reason once per choice, on its last chunk)", title="each choice ends with exactly one finish_reason", hint='Set finish_reason on the last chunk of each choice, exactly once (null on every other chunk).', compatible=Severity.WARNING, evidence="openai-python tolerates a missing, empty or repeated finish_reason (faults no_finish_reason, empty_finish_reason, finish_reason_twice)",
+       rules=[
+           rule("missing", "every choice of a stream ends with a non-empty finish_reason", compatible=Severity.ERROR, breaks=("openai-node",),
+                evidence="openai-python tolerates it, but openai-node's stream helper (finalChatCompletion) throws 'missing finish_reason for choice 0' "
+                         "on an absent or empty finish_reason (faults no_finish_reason, empty_finish_reason)"),
+           rule("repeated", "a choice receives its finish_reason once"),
+           rule("unknown", "a streamed finish_reason is one of the documented values"),
+           rule("content_after", "no content follows a choice's finish_reason"),
+       ])
 def check_stream_finish_reason(exchange: Exchange) -> Iterator[Violation]:
     by_index: dict[Any, list[tuple[int, int, dict[str, Any]]]] = {}
     for entry in choice_entries(exchange):
@@ -140,16 +148,16 @@ def check_stream_finish_reason(exchange: Exchange) -> Iterator[Violation]:
             yield Violation(f"choice {index} never received a finish_reason", exchange.event_ptr(entries[-1][0], f"/choices/{entries[-1][1]}"), rule="missing")
             continue
         if len(finals) > 1:
-            yield Violation(f"choice {index} received finish_reason {len(finals)} times", exchange.event_ptr(finals[1][0], f"/choices/{finals[1][1]}/finish_reason"))
+            yield Violation(f"choice {index} received finish_reason {len(finals)} times", exchange.event_ptr(finals[1][0], f"/choices/{finals[1][1]}/finish_reason"), rule="repeated")
         position, k, choice = finals[0]
         reason = choice.get("finish_reason")
         if reason == "":
             yield Violation(f"choice {index} ends with an empty finish_reason", exchange.event_ptr(position, f"/choices/{k}/finish_reason"), rule="missing")
         elif reason not in FINISH_REASONS:
-            yield Violation(f"finish_reason {reason!r} is not one of {', '.join(FINISH_REASONS)}", exchange.event_ptr(position, f"/choices/{k}/finish_reason"))
+            yield Violation(f"finish_reason {reason!r} is not one of {', '.join(FINISH_REASONS)}", exchange.event_ptr(position, f"/choices/{k}/finish_reason"), rule="unknown")
         later = [(p, kk, c) for p, kk, c in entries if p > finals[-1][0] and _has_payload(c)]
         if later:
-            yield Violation(f"choice {index} received content after its finish_reason", exchange.event_ptr(later[0][0], f"/choices/{later[0][1]}/delta"))
+            yield Violation(f"choice {index} received content after its finish_reason", exchange.event_ptr(later[0][0], f"/choices/{later[0][1]}/delta"), rule="content_after")
 
 
 def _has_payload(choice: dict[str, Any]) -> bool:
@@ -157,7 +165,11 @@ def _has_payload(choice: dict[str, Any]) -> bool:
     return isinstance(delta, dict) and any(delta.get(k) for k in ("content", "tool_calls", "reasoning_content", "refusal"))
 
 
-@check(cls="10", source=STREAM_SOURCE + " (every chunk has the same id, created and model)", title="id, created and model stay constant within a stream", compatible=Severity.WARNING, evidence="openai-python keeps the first chunk's id, created and model and tolerates a change (fault changing_created, changing_chunk_id, changing_model)")
+@check(cls="10", source=STREAM_SOURCE + " (every chunk has the same id, created and model)", title="id, created and model stay constant within a stream", compatible=Severity.WARNING, evidence="openai-python keeps the first chunk's id, created and model and tolerates a change (fault changing_created, changing_chunk_id, changing_model)",
+       rules=[
+           rule("created", "created stays constant within a stream"),
+           rule("model", "model stays constant within a stream"),
+       ])
 def check_stream_constant_fields(exchange: Exchange) -> Iterator[Violation]:
     items = chunks(exchange)
     if not items:
@@ -168,7 +180,7 @@ def check_stream_constant_fields(exchange: Exchange) -> Iterator[Violation]:
             continue
         for position, chunk in items[1:]:
             if field in chunk and field in first and chunk[field] != first[field]:
-                yield Violation(f"chunk {field} changed from {first[field]!r} to {chunk[field]!r}", exchange.event_ptr(position, f"/{field}"))
+                yield Violation(f"chunk {field} changed from {first[field]!r} to {chunk[field]!r}", exchange.event_ptr(position, f"/{field}"), rule=None if field == "id" else field)
                 break
 
 
@@ -184,7 +196,9 @@ def _clock_stamped(exchange: Exchange, values: list[Any]) -> bool:
 
 @check(cls="6", source="CrossModel 000 §Streaming response (include_usage: a final chunk with empty choices and usage)", title="include_usage gives one final usage chunk with choices: []",
        semantic="stream_options.include_usage asked for one final usage chunk with choices: []",
-       rules=[rule("with_choices", "the usage chunk still carries a choice", severity=Severity.ERROR, compatible=Severity.WARNING, cls="5",
+       rules=[rule("not_last", "the usage chunk is the last chunk"),
+              rule("several", "only one chunk carries usage"),
+              rule("with_choices", "the usage chunk still carries a choice", severity=Severity.ERROR, compatible=Severity.WARNING, cls="5",
                    evidence="openai-python's stream helper takes snapshot.usage from every chunk whatever its choices "
                             "(lib/streaming/chat/_completions.py _accumulate_chunk); the usage asked for is delivered")])
 def check_stream_include_usage(exchange: Exchange) -> Iterator[Violation]:
@@ -196,9 +210,9 @@ def check_stream_include_usage(exchange: Exchange) -> Iterator[Violation]:
         return
     last_position, last_chunk = items[-1]
     if with_usage[-1][0] != last_position:
-        yield Violation("the usage chunk is not the last chunk before [DONE]", exchange.event_ptr(with_usage[-1][0], "/usage"))
+        yield Violation("the usage chunk is not the last chunk before [DONE]", exchange.event_ptr(with_usage[-1][0], "/usage"), rule="not_last")
     if len(with_usage) > 1:
-        yield Violation(f"{len(with_usage)} chunks carry usage; only the final chunk may", exchange.event_ptr(with_usage[0][0], "/usage"))
+        yield Violation(f"{len(with_usage)} chunks carry usage; only the final chunk may", exchange.event_ptr(with_usage[0][0], "/usage"), rule="several")
     position, chunk = with_usage[-1]
     if chunk.get("choices") != []:
         yield Violation("the usage chunk does not have 'choices': [] (clients index choices[0] of every other chunk)", exchange.event_ptr(position, "/choices"), rule="with_choices")
@@ -292,9 +306,12 @@ def check_stream_matches_nonstream(streamed: Exchange, plain: Exchange, compare_
                             "(wording only: a non-deterministic model can do this)", events, rule="wording")
 
 
-@check(cls="11", source="incompatibilities.md class 11; OpenAI errors are answered before the stream starts", title="an error before the stream is an HTTP error, not a 200 stream", hint='Validate the request before starting the stream and answer a 4xx JSON error instead of a 200 stream.')
+@check(cls="11", source="incompatibilities.md class 11; OpenAI errors are answered before the stream starts", title="an error before the stream is an HTTP error, not a 200 stream", hint='Validate the request before starting the stream and answer a 4xx JSON error instead of a 200 stream.',
+       rules=[
+           rule("as_stream", "an error answer is a JSON body, not an event stream"),
+       ])
 def check_error_before_stream(exchange: Exchange) -> Iterator[Violation]:
     if exchange.status == 200:
         yield Violation("a request that cannot succeed was answered 200 (as an event stream)", f"/exchanges/{exchange.index}/response/status")
     elif exchange.is_sse:
-        yield Violation(f"the error (status {exchange.status}) was sent as an event stream instead of a JSON body", exchange.header_ptr("content-type"))
+        yield Violation(f"the error (status {exchange.status}) was sent as an event stream instead of a JSON body", exchange.header_ptr("content-type"), rule="as_stream")

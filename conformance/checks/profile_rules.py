@@ -8,7 +8,7 @@ from typing import Any, Iterator
 
 from jsonschema import Draft202012Validator
 
-from conformance.checks import Violation, check
+from conformance.checks import Violation, check, rule
 from conformance.findings import Severity
 from conformance.exchange import Exchange
 
@@ -33,7 +33,10 @@ def _parents(document: Any, location: str) -> list[str]:
     return [p for p, node in resolve(document, parent or "/")] if parent else [""]
 
 
-@check(cls=None, source="the profile's extensions (vendor document §Response)", title="vendor extension fields match their documented schemas")
+@check(cls=None, source="the profile's extensions (vendor document §Response)", title="vendor extension fields match their documented schemas",
+       rules=[
+           rule("missing", "an extension field the profile documents as always present is present"),
+       ])
 def check_extension_fields(exchange: Exchange, extensions: dict[str, dict[str, Any]], rule_prefix: str) -> Iterator[Violation]:
     body = exchange.body
     if not isinstance(body, dict):
@@ -45,7 +48,7 @@ def check_extension_fields(exchange: Exchange, extensions: dict[str, dict[str, A
         matches = resolve(body, location)
         if not matches and ext.get("required"):
             for parent in _parents(body, location) or [""]:
-                yield Violation(f"{location} is missing; the profile documents it as always present ({source})", exchange.ptr(parent), cls=f"{rule_prefix}.{name}")
+                yield Violation(f"{location} is missing; the profile documents it as always present ({source})", exchange.ptr(parent), cls=f"{rule_prefix}.{name}", rule="missing")
         validator = Draft202012Validator(ext["schema"])
         for pointer, value in matches:
             for error in sorted(validator.iter_errors(value), key=lambda e: list(e.absolute_path)):
@@ -63,7 +66,13 @@ def check_default_model(exchange: Exchange, default_model: str) -> Iterator[Viol
         yield Violation(f"the request named no model; the reply says model {model!r}, the documented default is {default_model!r}", exchange.ptr("/model"))
 
 
-@check(cls=None, source="the profile's routing (e.g. LLM Gateway 002: model auto; routing and provider information)", title="an auto-routed reply says which model and provider served it")
+@check(cls=None, source="the profile's routing (e.g. LLM Gateway 002: model auto; routing and provider information)", title="an auto-routed reply says which model and provider served it",
+       rules=[
+           rule("requested", "the routing metadata names the requested model"),
+           rule("used", "the routing metadata names the concrete model that served the request"),
+           rule("model_disagrees", "the reply's model agrees with the routing metadata"),
+           rule("provider", "the routing metadata names the provider"),
+       ])
 def check_routing_metadata(exchange: Exchange, routing: dict[str, Any]) -> Iterator[Violation]:
     body = exchange.body
     if not isinstance(body, dict) or exchange.status != 200:
@@ -77,16 +86,16 @@ def check_routing_metadata(exchange: Exchange, routing: dict[str, Any]) -> Itera
     metadata = found[0][1]
     requested, used = routing.get("requested_field"), routing.get("used_field")
     if requested and metadata.get(requested) != auto:
-        yield Violation(f"{path}/{requested} is {metadata.get(requested)!r}, expected the requested model {auto!r}", exchange.ptr(f"{path}/{requested}"))
+        yield Violation(f"{path}/{requested} is {metadata.get(requested)!r}, expected the requested model {auto!r}", exchange.ptr(f"{path}/{requested}"), rule="requested")
     if used:
         value = metadata.get(used)
         if not isinstance(value, str) or not value or value == auto:
-            yield Violation(f"{path}/{used} is {value!r}: it must name the concrete model that served the request", exchange.ptr(f"{path}/{used}"))
+            yield Violation(f"{path}/{used} is {value!r}: it must name the concrete model that served the request", exchange.ptr(f"{path}/{used}"), rule="used")
         elif body.get("model") not in (value, auto) and not str(body.get("model", "")).endswith(value.split("/")[-1]):
-            yield Violation(f"the reply's model {body.get('model')!r} disagrees with {path}/{used} {value!r}", exchange.ptr("/model"))
+            yield Violation(f"the reply's model {body.get('model')!r} disagrees with {path}/{used} {value!r}", exchange.ptr("/model"), rule="model_disagrees")
     provider = routing.get("provider_field")
     if provider and not isinstance(metadata.get(provider), str):
-        yield Violation(f"{path}/{provider} is {metadata.get(provider)!r}: it must name the provider that served the request", exchange.ptr(f"{path}/{provider}"))
+        yield Violation(f"{path}/{provider} is {metadata.get(provider)!r}: it must name the provider that served the request", exchange.ptr(f"{path}/{provider}"), rule="provider")
 
 
 @check(cls=None, source="the profile's model_id_format (e.g. CryptGPT 004 §Example; LLM Gateway 002 §Request Body model)",

@@ -57,6 +57,12 @@ def error_response(ctx: RequestContext, error: ApiError) -> Response:
         err_type = "api_error"
     if ctx.fault("anthropic_bad_key_400") and error.scenario == "invalid_api_key":
         status = 400
+    if ctx.fault("anthropic_missing_version_401") and error.scenario == "missing_version":
+        status = 401
+    if ctx.fault("anthropic_error_bare_string"):
+        return Response(error.message, status_code=status, media_type="text/plain", headers=_headers(ctx))
+    if ctx.fault("anthropic_error_no_type"):
+        return JSONResponse({"type": "error", "error": {"message": error.message}}, status_code=status, headers=_headers(ctx))
     if ctx.fault("anthropic_openai_error_shape"):
         body = {"error": {"message": error.message, "type": err_type, "param": None, "code": error.scenario}}
         return JSONResponse(body, status_code=status, headers=_headers(ctx))
@@ -79,6 +85,8 @@ def authenticate(ctx: RequestContext, request: Request) -> None:
         raise ApiError("missing_api_key", "Missing API key: send it in the x-api-key header.")
     if not ctx.settings.open_access and not any(key in ctx.settings.api_keys for key in presented):
         raise ApiError("invalid_api_key", "Invalid API key.")
+    if ctx.fault("anthropic_x_api_key_400") and request.headers.get("x-api-key") is not None and authorization is None:
+        raise ApiError("invalid_messages", "this deployment reads the key from Authorization only.")
     version = request.headers.get("anthropic-version")
     required = ctx.emulated("version_header", default="required") == "required" or ctx.fault("anthropic_require_version")
     if ctx.fault("anthropic_accept_missing_version"):
@@ -121,7 +129,7 @@ async def messages(request: Request) -> Response:
     message = render_message(ctx, model, generation.choices[0], generation.prompt_tokens, generation.completion_tokens, prompt)
     if body.get("stream") is True:
         return StreamingResponse(_events(ctx, message), media_type="text/event-stream", headers={**_headers(ctx), "cache-control": "no-cache"})
-    return JSONResponse(message, headers=_headers(ctx))
+    return JSONResponse([message] if ctx.fault("anthropic_reply_not_object") else message, headers=_headers(ctx))
 
 
 def build_prompt(ctx: RequestContext, body: dict[str, Any]) -> engine.Prompt:
@@ -295,12 +303,14 @@ def _apply_tools(ctx: RequestContext, body: dict[str, Any], prompt: engine.Promp
     elif kind == "any":
         prompt.tool_mode = "auto" if ctx.fault("anthropic_tool_choice_any_as_auto") else "required"
     elif kind == "none":
-        prompt.tool_mode = "none"
+        prompt.tool_mode = "required" if ctx.fault("anthropic_tool_choice_none_ignored") else "none"
     elif kind == "tool":
         name = choice.get("name")
         if name not in {t.name for t in prompt.tools}:
             raise ApiError("invalid_messages", f"tool_choice.name: {name!r} is not one of the tools.")
         prompt.tool_mode, prompt.forced_tool = "forced", name
+        if ctx.fault("anthropic_tool_choice_tool_ignored"):
+            prompt.tool_mode, prompt.forced_tool = "none", None
     else:
         raise ApiError("invalid_messages", "tool_choice.type: must be auto, any, tool or none.")
     prompt.parallel_tools = not choice.get("disable_parallel_tool_use", False)
@@ -323,19 +333,32 @@ def render_message(ctx: RequestContext, model: str, choice: engine.Choice, input
             arguments = {}
         if ctx.fault("anthropic_tool_input_as_string"):
             arguments = call.arguments
-        content.append({"type": "tool_use", "id": "toolu_" + call.id.removeprefix("call_"), "name": call.name, "input": arguments})
+        name = "undeclared_tool" if ctx.fault("anthropic_tool_use_undeclared") else call.name
+        content.append({"type": "tool_use", "id": "toolu_" + call.id.removeprefix("call_"), "name": name, "input": arguments})
+        if ctx.fault("anthropic_tool_use_duplicated"):
+            content.append(dict(content[-1]))
     stop_reason = STOP_REASONS[choice.finish]
     if ctx.fault("anthropic_stop_reason_always_end_turn"):
         stop_reason = "end_turn"
     if ctx.fault("anthropic_stop_sequence_as_end_turn") and stop_reason == "stop_sequence":
         stop_reason = "end_turn"
+    if ctx.fault("anthropic_stop_reason_tool_use_always") and not choice.tool_calls:
+        stop_reason = "tool_use"
     stop_sequence = choice.stop_sequence if stop_reason == "stop_sequence" else None
+    if ctx.fault("anthropic_stop_sequence_reason_end_turn") and stop_reason == "stop_sequence":
+        stop_reason = "end_turn"  # the matched stop_sequence stays
     if ctx.fault("anthropic_no_stop_sequence_value"):
         stop_sequence = None
     usage = {"input_tokens": input_tokens, "output_tokens": output_tokens,
              "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}
     if ctx.fault("anthropic_zero_usage"):
         usage["input_tokens"] = usage["output_tokens"] = 0
+    if ctx.fault("anthropic_zero_input_tokens"):
+        usage["input_tokens"] = 0
+    if ctx.fault("anthropic_zero_output_tokens"):
+        usage["output_tokens"] = 0
+    if ctx.fault("anthropic_max_tokens_usage_understated") and stop_reason == "max_tokens":
+        usage["output_tokens"] -= 1
     return {
         "id": "msg_" + uuid.uuid4().hex[:24],
         "type": "chat.completion" if ctx.fault("anthropic_wrong_message_type") else "message",
@@ -360,6 +383,8 @@ def stream_events(ctx: RequestContext, message: dict[str, Any]) -> list[tuple[st
     start["usage"] = {**message["usage"], "output_tokens": 1 if message["usage"]["output_tokens"] else 0}
     if ctx.fault("anthropic_stream_stop_reason_in_start"):
         start["stop_reason"] = "end_turn"
+    if ctx.fault("anthropic_stream_start_role_user"):
+        start["role"] = "user"
     if ctx.fault("anthropic_stream_zero_start_usage"):
         start["usage"] = {**start["usage"], "input_tokens": 0, "output_tokens": 0}
     events: list[tuple[str, dict[str, Any]]] = [("message_start", {"type": "message_start", "message": start}), ("ping", {"type": "ping"})]
@@ -372,6 +397,8 @@ def stream_events(ctx: RequestContext, message: dict[str, Any]) -> list[tuple[st
         kind = block["type"]
         if kind == "text":
             head, deltas = {"type": "text", "text": ""}, [{"type": "text_delta", "text": p} for p in _pieces(block["text"])]
+            if ctx.fault("anthropic_stream_wrong_delta_type"):
+                deltas = [{"type": "thinking_delta", "thinking": d["text"]} for d in deltas]
             if ctx.fault("anthropic_stream_differs") and deltas:
                 deltas[-1]["text"] += " extra"
         elif kind == "thinking":
@@ -381,6 +408,8 @@ def stream_events(ctx: RequestContext, message: dict[str, Any]) -> list[tuple[st
         else:
             head = {"type": "tool_use", "id": block["id"], "name": block["name"], "input": {}}
             raw = block["input"] if isinstance(block["input"], str) else json.dumps(block["input"])
+            if ctx.fault("anthropic_stream_tool_input_array"):
+                raw = "[1, 2]"
             pieces = _pieces(raw)
             if ctx.fault("anthropic_stream_tool_json_broken") and pieces:
                 pieces = pieces[:-1]
@@ -397,6 +426,10 @@ def stream_events(ctx: RequestContext, message: dict[str, Any]) -> list[tuple[st
         delta["delta"]["stop_reason"] = "stop_sequence"
     if ctx.fault("anthropic_stream_no_stop_reason"):
         delta["delta"]["stop_reason"] = None
+    if ctx.fault("anthropic_stream_delta_stop_reason_changed") and delta["delta"]["stop_reason"] == "end_turn":
+        delta["delta"]["stop_reason"] = "stop_sequence"
+    if ctx.fault("anthropic_stream_stop_sequence_differs") and delta["delta"]["stop_reason"] == "end_turn":
+        delta["delta"]["stop_sequence"] = "END"
     if ctx.fault("anthropic_stream_no_delta_usage"):
         del delta["usage"]
     events.append(("message_delta", delta))
@@ -404,6 +437,34 @@ def stream_events(ctx: RequestContext, message: dict[str, Any]) -> list[tuple[st
         events.append(("error", {"error": {"message": "Overloaded", "type": "overloaded_error", "param": None, "code": None}}))
         return events
     events.append(("message_stop", {"type": "message_stop"}))
+    return _order_faults(ctx, events) if ctx.faults else events
+
+
+def _order_faults(ctx: RequestContext, events: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, dict[str, Any]]]:
+    """Faults of the event order, each breaking one rule of check_stream_event_order."""
+    names = [name for name, _ in events]
+    first_delta = names.index("content_block_delta") if "content_block_delta" in names else None
+    if ctx.fault("anthropic_stream_empty"):
+        return [e for e in events if e[0] == "ping"]
+    if ctx.fault("anthropic_stream_no_message_start"):
+        return events[1:]
+    if ctx.fault("anthropic_stream_event_after_stop"):
+        return events + [e for e in events if e[0] == "message_delta"]
+    if ctx.fault("anthropic_stream_two_message_starts"):
+        return events[:1] + events
+    if ctx.fault("anthropic_stream_block_after_delta"):
+        delta = [e for e in events if e[0] == "message_delta"]
+        rest = [e for e in events if e[0] != "message_delta"]
+        return rest[:1] + delta + rest[1:]
+    if ctx.fault("anthropic_stream_delta_before_start") and first_delta is not None:
+        return events[:first_delta - 1] + [events[first_delta]] + events[first_delta - 1:]
+    if ctx.fault("anthropic_stream_extra_block_stop") and "content_block_stop" in names:
+        at = names.index("content_block_stop")
+        return events[:at + 1] + [events[at]] + events[at + 1:]
+    if ctx.fault("anthropic_stream_no_message_delta"):
+        return [e for e in events if e[0] != "message_delta"]
+    if ctx.fault("anthropic_stream_no_message_stop"):
+        return [e for e in events if e[0] != "message_stop"]
     return events
 
 

@@ -11,7 +11,8 @@ What a profile can make the OpenAI endpoint do, beyond the upstream protocol:
 
 Named faults implemented here (declared in ``faults_openai.py``): ``extension_field_wrong_type``,
 ``routing_metadata_missing``, ``default_model_other``, ``param_bounds_clamped``,
-``x_api_key_refused``, ``model_ids_off_format``.
+``x_api_key_refused``, ``model_ids_off_format``, ``routing_requested_model_wrong``, ``routing_used_model_auto``,
+``routing_model_disagrees``, ``routing_no_provider``.
 """
 
 from __future__ import annotations
@@ -113,6 +114,16 @@ def decorate(ctx: RequestContext, completion: dict[str, Any]) -> dict[str, Any]:
         if ctx.fault("extension_field_wrong_type") and isinstance(value, (int, float)) and not isinstance(value, bool):
             value = str(value)
         _put(completion, ext["location"], value)
+    metadata = completion.get("metadata") if metadata_path == "/metadata" and isinstance(completion.get("metadata"), dict) else None
+    if metadata is not None and routing and state.get("requested_model") == routing.get("auto_model"):
+        if ctx.fault("routing_requested_model_wrong"):
+            metadata[routing.get("requested_field", "requested_model")] = values["model"]
+        if ctx.fault("routing_used_model_auto"):
+            metadata[routing.get("used_field", "used_model")] = routing.get("auto_model")
+        if ctx.fault("routing_model_disagrees"):
+            completion["model"] = "another-provider/another-model"
+        if ctx.fault("routing_no_provider"):
+            metadata.pop(routing.get("provider_field", "used_provider"), None)
     if ctx.fault("default_model_other") and state.get("model_omitted"):
         completion["model"] = "conformance-other-model"
     return completion

@@ -1,17 +1,19 @@
 """Named faults of the reference server: one per rule the suite enforces.
 
 A fault is switched on for the whole server (``conformance serve --fault NAME``) or for one
-request (header ``x-conformance-fault: NAME[,NAME...]``). Each fault names the checks that
-must fire when the suite runs against it (``expect``), the checks that may fire as a direct
+request (header ``x-conformance-fault: NAME[,NAME...]``). Each fault names the rule ids that
+must fire when the suite runs against it (``expect``), the rule ids that may fire as a direct
 consequence (``may_also``), and a pytest ``-k`` expression selecting the cases that exercise it
 (``select``). The self-test (``tests/test_faults.py``, ``conformance selftest``) runs the suite
-against every fault and proves each expected check fires, and that the clean server produces
-no finding at all.
+against every fault and proves each expected rule fires in the fault's cases and nothing else
+does, and that the clean server produces no finding at all. Every rule has a fault that
+triggers it (``conformance faults --coverage``; exemptions in :data:`NO_FAULT_NEEDED`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 FAULT_HEADER = "x-conformance-fault"
 
@@ -25,22 +27,32 @@ class Fault:
     may_also: tuple[str, ...] = ()
     select: str = ""  # pytest -k expression limiting the self-test run to the relevant cases
     profiles: tuple[str, ...] = ()  # profiles to run the self-test with (default: the embedded defaults)
+    same_as: str = ""  # behave as this other fault (the same break, proven on other cases: e.g. the streamed variant)
 
 
 FAULTS: dict[str, Fault] = {}
 
 
-def fault(name: str, protocol: str, description: str, expect, may_also=(), select: str = "", profiles=()) -> Fault:
+def fault(name: str, protocol: str, description: str, expect, may_also=(), select: str = "", profiles=(), same_as: str = "") -> Fault:
     if name in FAULTS:
         raise RuntimeError(f"fault {name!r} declared twice")
-    item = Fault(name, protocol, description, tuple(expect), tuple(may_also), select, tuple(profiles))
+    if same_as and same_as not in FAULTS:
+        raise RuntimeError(f"fault {name!r} behaves as {same_as!r}, which is not declared (declare it first)")
+    item = Fault(name, protocol, description, tuple(map(rule_id, expect)), tuple(may_also), select, tuple(profiles), same_as)
     FAULTS[name] = item
     return item
 
 
+def rule_id(name: str) -> str:
+    """A rule id; in ``expect`` a check name (``check_x``) stands for its main rule (``x``). (In
+    ``may_also`` a check name allows any rule of that check: the SDK checks' rules, for instance.)"""
+    return name.removeprefix("check_")
+
+
 def active_faults(server_faults: frozenset[str], header_value: str | None) -> frozenset[str]:
     requested = {part.strip() for part in (header_value or "").split(",") if part.strip()}
-    return server_faults | requested
+    active = server_faults | requested
+    return active | {FAULTS[n].same_as for n in active if n in FAULTS and FAULTS[n].same_as}
 
 
 def _load_declarations() -> None:
@@ -49,3 +61,53 @@ def _load_declarations() -> None:
 
 
 _load_declarations()
+
+
+# -- rule × fault coverage ----------------------------------------------------------------------------
+# Rules no reference-server fault needs to prove, each with the reason (checked by tests/test_faults.py:
+# every other rule has a fault that expects it). A check name stands for all of its rules.
+NO_FAULT_NEEDED: dict[str, str] = {
+    "extension_fields.missing": "no shipped profile documents an extension field as always present, so no reference "
+                                "server emulation can leave one out; proven by tests/test_faults.py::"
+                                "test_a_required_extension_field_that_is_missing_is_reported",
+    "check_openai_sdk": "the SDK replay's own rules: proven by replaying every fault through the SDK (tests/test_sdk.py)",
+    "check_anthropic_sdk": "the SDK replay's own rules: proven by replaying every fault through the SDK (tests/test_sdk.py)",
+    "check_client_call": "the client lane's rules: proven by the client lane tests (tests/test_sdk.py)",
+    "check_node_clients": "the Node clients' rules: proven by the fault × client table (tests/test_node_clients.py)",
+}
+
+# Rules that have no fault yet. Each is a gap in the proof, not an exemption: add the fault (its
+# behaviour in openai_chat.py / anthropic_messages.py) and delete the line; the test fails when a
+# rule listed here has a fault (so the list only shrinks).
+NO_FAULT_YET: tuple[str, ...] = ()
+
+
+def _exempt(rule: Any, table: dict[str, str]) -> str | None:
+    return table.get(rule.id) or table.get(rule.check)
+
+
+def coverage() -> dict[str, list[str]]:
+    """Rule id (internal not_evaluated rules left out) → the faults that expect it."""
+    from conformance.checks import load_all, rule_ids
+
+    load_all()
+    table: dict[str, list[str]] = {rid: [] for rid in rule_ids()}
+    for item in FAULTS.values():
+        for rid in item.expect:
+            if rid in table:
+                table[rid].append(item.name)
+    return table
+
+
+def uncovered() -> list[str]:
+    """Rules with no fault, no exemption and not listed as a known gap."""
+    from conformance.checks import RULES
+
+    return [rid for rid, faults in coverage().items()
+            if not faults and not _exempt(RULES[rid], NO_FAULT_NEEDED) and rid not in NO_FAULT_YET]
+
+
+def exemption(rule_id: str) -> str | None:
+    from conformance.checks import RULES
+
+    return _exempt(RULES[rule_id], NO_FAULT_NEEDED)

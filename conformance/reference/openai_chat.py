@@ -55,6 +55,10 @@ def error_response(ctx: RequestContext, error: ApiError) -> Response:
     code = row.get("code") or emulation.undocumented_error_code(ctx, error.scenario)
     if ctx.fault("wrong_error_code"):
         code = "bad_request"
+    if ctx.fault("error_code_integer"):
+        code = status
+    if ctx.fault("echo_key_in_error") and getattr(ctx, "presented_key", None):
+        error.message += f" (key {ctx.presented_key})"  # type: ignore[attr-defined]
     if ctx.fault("bad_key_400") and error.scenario == "invalid_api_key":
         status = 400
     if ctx.fault("bad_json_500") and error.scenario == "invalid_json":
@@ -84,6 +88,7 @@ def authenticate(ctx: RequestContext, request: Request) -> None:
         presented.append(request.headers["x-api-key"])
     if not presented:
         raise ApiError("missing_api_key", "Missing Bearer token in Authorization header.")
+    ctx.presented_key = presented[0]  # type: ignore[attr-defined]  (fault echo_key_in_reply)
     if not any(key in ctx.settings.api_keys for key in presented):
         raise ApiError("invalid_api_key", "Invalid API key.")
 
@@ -105,6 +110,8 @@ async def list_models(request: Request) -> Response:
         authenticate(ctx, request)
     except ApiError as error:
         return error_response(ctx, error)
+    if ctx.fault("models_list_500"):
+        return JSONResponse({"error": {"message": "the model list is unavailable", "type": "api_error", "param": None, "code": None}}, status_code=500, headers=_headers(ctx))
     data = [_model_object(m, ctx) for m in emulation.listed_models(ctx, model_ids(ctx.settings))]
     if ctx.fault("models_bare_array"):
         return JSONResponse(data, headers=_headers(ctx))
@@ -125,7 +132,12 @@ async def get_model(request: Request) -> Response:
             raise ApiError("model_not_found", f"The model '{model_id}' does not exist.", "model")
     except ApiError as error:
         return error_response(ctx, error)
-    return JSONResponse(_model_object(model_id, ctx), headers=_headers(ctx))
+    item = _model_object(model_id, ctx)
+    if ctx.fault("model_lookup_wrong_id"):
+        item["id"] = model_id + "-other"
+    if ctx.fault("model_lookup_no_object"):
+        del item["object"]
+    return JSONResponse(item, headers=_headers(ctx))
 
 
 # -- chat completions --------------------------------------------------------------------------------
@@ -148,16 +160,23 @@ async def chat_completions(request: Request) -> Response:
         if model not in model_ids(ctx.settings):
             if stream and ctx.fault("error_as_200_stream"):
                 return _sse_error_200(ctx, f"The model '{model}' does not exist.")
+            if stream and ctx.fault("error_as_4xx_stream"):
+                return _sse_error_200(ctx, f"The model '{model}' does not exist.", status=404)
             if not ctx.fault("unknown_model_200"):
                 raise ApiError("model_not_found", f"The model '{model}' does not exist or you do not have access to it.", "model")
     except ApiError as error:
         return error_response(ctx, error)
     generation = engine.generate(prompt)
+    if ctx.faults:
+        generation_faults(ctx, generation)
     want_logprobs = body.get("logprobs") is True
     if stream:
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
         return _stream(ctx, model, generation, want_logprobs, include_usage)
-    return JSONResponse(emulation.decorate(ctx, finish_completion(ctx, body, render_completion(ctx, model, generation, want_logprobs))), headers=_headers(ctx))
+    reply = emulation.decorate(ctx, finish_completion(ctx, body, render_completion(ctx, model, generation, want_logprobs)))
+    if ctx.faults:
+        return reply_response(ctx, body, reply)
+    return JSONResponse(reply, headers=_headers(ctx))
 
 
 def resolve_model(ctx: RequestContext, body: dict[str, Any]) -> str:
@@ -385,6 +404,9 @@ def render_completion(ctx: RequestContext, model: str, generation: engine.Genera
         finish = "done" if ctx.fault("bad_finish_reason") else _finish(choice, ctx)
         choices.append({"index": index, "message": message, "logprobs": logprobs, "finish_reason": finish})
     usage = usage_of(generation)
+    if ctx.fault("length_below_cap") and any(c.finish == "length" for c in generation.choices):
+        usage["completion_tokens"] -= 1  # the reply says it was cut, but counts fewer tokens than the cap
+        usage["total_tokens"] -= 1
     if ctx.fault("bad_usage_arithmetic"):
         usage["total_tokens"] += 7
     created = int(time.time())
@@ -406,13 +428,13 @@ def _stream(ctx: RequestContext, model: str, generation: engine.Generation, want
     return StreamingResponse(_events(ctx, model, generation, want_logprobs, include_usage), media_type=media_type, headers=headers)
 
 
-def _sse_error_200(ctx: RequestContext, message: str) -> Response:
+def _sse_error_200(ctx: RequestContext, message: str, status: int = 200) -> Response:
     async def body() -> AsyncIterator[bytes]:
         error = {"error": {"message": message, "type": "invalid_request_error", "param": "model", "code": "model_not_found"}}
         yield f"data: {json.dumps(error)}\n\n".encode()
         yield b"data: [DONE]\n\n"
 
-    return StreamingResponse(body(), media_type="text/event-stream", headers=_headers(ctx))
+    return StreamingResponse(body(), status_code=status, media_type="text/event-stream", headers=_headers(ctx))
 
 
 def chunk_deltas(ctx: RequestContext, generation: engine.Generation, want_logprobs: bool) -> list[dict[str, Any]]:
@@ -471,6 +493,8 @@ async def _events(ctx: RequestContext, model: str, generation: engine.Generation
                 entry["finish_reason"] = None
             elif ctx.fault("empty_finish_reason"):
                 entry["finish_reason"] = ""
+            elif ctx.fault("stream_bad_finish_reason"):
+                entry["finish_reason"] = "done"
         if ctx.fault("finish_reason_twice") and position + 1 < len(entries) and entries[position + 1] in finals:
             entry["finish_reason"] = entries[position + 1]["finish_reason"]
         chunk: dict[str, Any] = {
@@ -481,6 +505,10 @@ async def _events(ctx: RequestContext, model: str, generation: engine.Generation
             "system_fingerprint": "fp_reference",
             "choices": [entry],
         }
+        if ctx.fault("chunk_wrong_object"):
+            chunk["object"] = "chat.completion"
+        if ctx.fault("stream_no_choices"):
+            chunk["choices"] = []
         if include_usage:
             chunk["usage"] = usage if usage_everywhere else None
         if ctx.fault("usage_when_not_asked") and not include_usage and entry is entries[-1]:
@@ -489,11 +517,19 @@ async def _events(ctx: RequestContext, model: str, generation: engine.Generation
             chunk["usage"] = usage
             yield f"data: {json.dumps(chunk)}{separator}".encode()
             break
-        yield f"data: {json.dumps(chunk)}{separator}".encode()
+        yield f"data: {json.dumps(chunk)}{separator if not (ctx.fault('two_chunks_per_event') and position == 0) else chr(10)}".encode()
         if ctx.fault("usage_chunk_per_choice") and include_usage and len(finals) > 1 and entry in finals:
             per_choice = {"id": chunk_id, "object": "chat.completion.chunk", "created": created, "model": model,
                           "system_fingerprint": "fp_reference", "choices": [], "usage": usage}
             yield f"data: {json.dumps(per_choice)}{separator}".encode()
+        if ctx.fault("keepalive_comments") and position == 0:
+            yield b": keep-alive\n\n"
+        if ctx.fault("data_not_json") and position == 1:
+            yield f"data: not json{separator}".encode()
+        if ctx.fault("content_after_finish") and entry is entries[-1]:
+            late = {**chunk, "choices": [{"index": entry["index"], "delta": {"content": " late"}, "logprobs": None, "finish_reason": None}]}
+            late.pop("usage", None)
+            yield f"data: {json.dumps(late)}{separator}".encode()
         if ctx.fault("keepalive_as_data") and position == 1:
             yield f"data: {separator}".encode()
         if ctx.fault("midstream_error_unframed") and position == 2:
@@ -507,12 +543,18 @@ async def _events(ctx: RequestContext, model: str, generation: engine.Generation
             final = {"id": chunk_id, "object": "chat.completion.chunk", "created": created, "model": model,
                      "system_fingerprint": "fp_reference", "choices": [], "usage": usage}
             yield f"data: {json.dumps(final)}{separator}".encode()
+            if ctx.fault("usage_chunk_not_last"):
+                after = {**final, "choices": [{"index": 0, "delta": {}, "logprobs": None, "finish_reason": None}]}
+                del after["usage"]
+                yield f"data: {json.dumps(after)}{separator}".encode()
         elif usage_everywhere:
             final = {"id": chunk_id, "object": "chat.completion.chunk", "created": created, "model": model,
                      "system_fingerprint": "fp_reference", "choices": [], "usage": usage}
             yield f"data: {json.dumps(final)}{separator}".encode()
     if not ctx.fault("no_done"):
         yield f"data: [DONE]{separator}".encode()
+    if ctx.fault("data_after_done"):
+        yield f"data: {json.dumps({'id': chunk_id, 'object': 'chat.completion.chunk', 'created': created, 'model': model, 'choices': []})}{separator}".encode()
 
 
 # -- parameters and message shapes of the extended tables ---------------------------------------------
@@ -560,6 +602,15 @@ def faulted_request(ctx: RequestContext, body: dict[str, Any]) -> dict[str, Any]
     for name, param in dropped.items():
         if ctx.fault(name):
             body.pop(param, None)
+    if "temperature" in body:  # refusals of a parameter the profile documents as required
+        if ctx.fault("refuse_temperature"):
+            raise ApiError("unsupported_parameter", "temperature is not supported.", "temperature")
+        if ctx.fault("refuse_temperature_401"):
+            raise ApiError("invalid_api_key", "temperature requires another plan.")
+        if ctx.fault("refuse_temperature_404"):
+            raise ApiError("model_not_found", "no model here supports temperature.", "model")
+    if ctx.fault("forced_tool_choice_as_none") and isinstance(body.get("tool_choice"), dict):
+        body["tool_choice"] = "none"
     if ctx.fault("ignore_json_schema") and (body.get("response_format") or {}).get("type") == "json_schema":
         body.pop("response_format")
     if ctx.fault("reject_max_completion_tokens") and "max_completion_tokens" in body:
@@ -590,11 +641,19 @@ def finish_completion(ctx: RequestContext, body: dict[str, Any], result: dict[st
             data = "" if ctx.fault("audio_output_no_data") else media.b64(media.wav_tone(0.2) if wav else media.mp3_silence(4))
             message["audio"] = {"id": "audio_" + uuid.uuid4().hex[:16], "data": data, "expires_at": int(time.time()) + 3600,
                                 "transcript": message.get("content") or ""}
+            if ctx.fault("audio_expires_at_string"):
+                message["audio"]["expires_at"] = str(message["audio"]["expires_at"])
+            if ctx.fault("audio_data_not_base64"):
+                message["audio"]["data"] = "not base64!"
+            if ctx.fault("audio_output_missing"):
+                message["audio"] = None
             message["content"] = None
         for call in message.get("tool_calls") or []:
             _fault_call(ctx, call["function"])
         if message.get("tool_calls") and ctx.fault("tool_calls_finish_stop"):
             choice["finish_reason"] = "stop"
+        if message.get("tool_calls") and ctx.fault("tool_calls_finish_length"):
+            choice["finish_reason"] = "length"
         if "reasoning_content" in message and ctx.fault("reasoning_content_object"):
             message["reasoning_content"] = {"text": message["reasoning_content"]}
         if choice.get("logprobs") is not None:
@@ -618,7 +677,20 @@ def _fault_logprobs(ctx: RequestContext, logprobs: dict[str, Any], drop_last: bo
     if ctx.fault("logprobs_legacy_shape"):
         return {"tokens": [e["token"] for e in entries], "token_logprobs": [e["logprob"] for e in entries],
                 "top_logprobs": [{a["token"]: a["logprob"] for a in e["top_logprobs"]} for e in entries], "text_offset": []}
+    if ctx.fault("logprobs_string"):
+        return "present"  # type: ignore[return-value]
+    if ctx.fault("logprobs_content_null"):
+        return {"content": None, "refusal": None}
     for entry in entries:
+        if ctx.fault("logprob_positive"):
+            entry["logprob"] = 0.5
+        if ctx.fault("logprob_token_null"):
+            entry["token"] = None
+        if ctx.fault("logprob_bytes_out_of_range"):
+            entry["bytes"] = [300]
+        if ctx.fault("top_logprobs_null"):
+            entry["top_logprobs"] = None
+            continue
         if ctx.fault("top_logprobs_unsorted") and len(entry["top_logprobs"]) > 1:
             entry["top_logprobs"] = list(reversed(entry["top_logprobs"]))
         if ctx.fault("top_logprobs_wrong_length") and entry["top_logprobs"]:
@@ -627,6 +699,8 @@ def _fault_logprobs(ctx: RequestContext, logprobs: dict[str, Any], drop_last: bo
             entry["bytes"] = list(b"?" + bytes(entry["bytes"]))
     if ctx.fault("logprobs_tokens_mismatch") and entries and drop_last:
         logprobs["content"] = entries[:-1]
+    if ctx.fault("logprob_entry_not_object") and entries:
+        logprobs["content"] = [e["token"] for e in entries]
     return logprobs
 
 
@@ -651,8 +725,14 @@ def faulted_stream_entries(ctx: RequestContext, entries: list[dict[str, Any]]) -
                 function["arguments"] = {"fragment": function["arguments"]}
             if ctx.fault("stream_tool_call_no_index"):
                 part.pop("index", None)
+            if ctx.fault("stream_tool_call_no_id") and "id" in part:
+                part["id"] = None
+            if ctx.fault("stream_tool_call_type_repeated") and "id" not in part:
+                part["type"] = "function"
         if entry["finish_reason"] == "tool_calls" and ctx.fault("tool_calls_finish_stop"):
             entry["finish_reason"] = "stop"
+        if entry["finish_reason"] == "tool_calls" and ctx.fault("tool_calls_finish_length"):
+            entry["finish_reason"] = "length"
         if delta.get("reasoning_content") and ctx.fault("reasoning_content_object"):
             delta["reasoning_content"] = {"text": delta["reasoning_content"]}
         if entry.get("logprobs") is not None:
@@ -662,3 +742,64 @@ def faulted_stream_entries(ctx: RequestContext, entries: list[dict[str, Any]]) -
             else:
                 entry["logprobs"] = _fault_logprobs(ctx, entry["logprobs"], drop_last=False)
     return entries
+
+
+# -- faults that each break one rule of a reply (declared in faults_openai.py) ------------------------
+def generation_faults(ctx: RequestContext, generation: engine.Generation) -> None:
+    """Faults of the generated tool calls: they reach the streamed and the non-streamed reply alike."""
+    for choice in generation.choices:
+        for call in choice.tool_calls:
+            if ctx.fault("tool_call_undeclared_name"):
+                call.name = "undeclared_tool"
+            if ctx.fault("tool_arguments_truncated") and call.arguments:
+                call.arguments = call.arguments[:-1]
+            if ctx.fault("tool_arguments_array"):
+                call.arguments = "[1, 2]"
+            if ctx.fault("tool_arguments_schema_mismatch") and call.arguments not in ("", "{}"):
+                call.arguments = '{"unexpected": true}'
+        if ctx.fault("duplicate_tool_call_id") and len(choice.tool_calls) > 1:
+            for call in choice.tool_calls[1:]:
+                call.id = choice.tool_calls[0].id
+
+
+def reply_response(ctx: RequestContext, body: dict[str, Any], reply: dict[str, Any]) -> Response:
+    """A non-streamed reply with the faults that break one rule of its body or headers."""
+    payload: Any = reply
+    for choice in reply["choices"]:
+        message = choice["message"]
+        if ctx.fault("finish_tool_calls_without_calls") and not message.get("tool_calls"):
+            choice["finish_reason"] = "tool_calls"
+        content = message.get("content")
+        kind = ((body.get("response_format") or {}).get("type")) if isinstance(body.get("response_format"), dict) else None
+        if ctx.fault("json_mode_array") and kind in ("json_object", "json_schema"):
+            message["content"] = "[1, 2]"
+        if ctx.fault("json_schema_mismatch") and kind == "json_schema":
+            message["content"] = json.dumps({"unexpected": True})
+        if ctx.fault("token_cap_usage_understated") and isinstance(content, str):
+            message["content"] = " ".join(["word"] * 40)
+        if "reasoning_content" in message and ctx.fault("reasoning_tokens_zero"):
+            reply["usage"]["completion_tokens_details"]["reasoning_tokens"] = 0
+    usage = reply["usage"]
+    if ctx.fault("reasoning_tokens_negative"):
+        usage["completion_tokens_details"]["reasoning_tokens"] = -1
+    if ctx.fault("usage_prompt_zero"):
+        usage["total_tokens"] -= usage["prompt_tokens"]
+        usage["prompt_tokens"] = 0
+    if ctx.fault("usage_completion_zero"):
+        usage["total_tokens"] -= usage["completion_tokens"]
+        usage["completion_tokens"] = 0
+    if ctx.fault("usage_cached_exceeds_prompt"):
+        usage["prompt_tokens_details"]["cached_tokens"] = usage["prompt_tokens"] + 5
+    if ctx.fault("usage_reasoning_exceeds_completion"):
+        usage["completion_tokens_details"]["reasoning_tokens"] = usage["completion_tokens"] + 5
+    if ctx.fault("created_before_2001"):
+        reply["created"] = 123_456
+    if ctx.fault("created_stale"):
+        reply["created"] -= 10 * 86400
+    if ctx.fault("echo_key_in_reply"):
+        key = getattr(ctx, "presented_key", "")
+        reply["choices"][0]["message"]["content"] = f"your key is {key}"
+    if ctx.fault("reply_not_object"):
+        payload = [reply]
+    media_type = "text/plain" if ctx.fault("json_as_text_plain") else "application/json"
+    return Response(json.dumps(payload), media_type=media_type, headers=_headers(ctx))
