@@ -232,13 +232,30 @@ def check_stream_options_accepted(exchange: Exchange) -> Iterator[Violation]:
         yield Violation(f"a streamed request with stream_options.include_usage was answered {exchange.status}", f"/exchanges/{exchange.index}/response/status")
 
 
+def streamed_calls(exchange: Exchange) -> dict[tuple[Any, Any], dict[str, Any]]:
+    """(choice index, call index) -> the call assembled from its deltas, the way the SDK does."""
+    calls: dict[tuple[Any, Any], dict[str, Any]] = {}
+    for position, k, choice in choice_entries(exchange):
+        delta = choice.get("delta") if isinstance(choice.get("delta"), dict) else {}
+        for part in delta.get("tool_calls") or []:
+            if not isinstance(part, dict) or not isinstance(part.get("index"), int):
+                continue
+            call = calls.setdefault((choice.get("index"), part["index"]), {"id": "", "name": "", "arguments": "", "pointer": exchange.event_ptr(position, f"/choices/{k}/delta/tool_calls")})
+            function = part.get("function") if isinstance(part.get("function"), dict) else {}
+            call["id"] += part.get("id") or ""
+            call["name"] += function.get("name") or ""
+            arguments = function.get("arguments")
+            call["arguments"] += arguments if isinstance(arguments, str) else ""
+            if arguments is not None and not isinstance(arguments, str):
+                call["not_string"] = True
+    return calls
+
+
 def reply_structure(exchange: Exchange) -> dict[Any, tuple[Any, ...]]:
     """choice index → (kind, tool names, finish_reason) of a reply or a stream: what a client
     branches on, as opposed to the wording a non-deterministic model may vary."""
     out: dict[Any, tuple[Any, ...]] = {}
     if exchange.is_sse:
-        from conformance.checks.openai_tools import streamed_calls
-
         calls: dict[Any, list[str]] = {}
         for (index, _), call in streamed_calls(exchange).items():
             calls.setdefault(index, []).append(call.get("name"))

@@ -9,7 +9,7 @@ import jsonschema
 
 from conformance.checks import Violation, check, rule
 from conformance.checks.openai_chat import FINISH_REASONS
-from conformance.checks.openai_stream import STREAM_SOURCE, choice_entries
+from conformance.checks.openai_stream import STREAM_SOURCE, choice_entries, streamed_calls  # noqa: F401 - streamed_calls is used here and by callers
 from conformance.findings import Severity
 from conformance.exchange import Exchange
 
@@ -41,25 +41,6 @@ def response_calls(exchange: Exchange) -> list[tuple[str, dict[str, Any]]]:
         for k, call in enumerate(calls if isinstance(calls, list) else []):
             out.append((exchange.ptr(f"/choices/{position}/message/tool_calls/{k}"), call))
     return out
-
-
-def streamed_calls(exchange: Exchange) -> dict[tuple[Any, Any], dict[str, Any]]:
-    """(choice index, call index) -> the call assembled from its deltas, the way the SDK does."""
-    calls: dict[tuple[Any, Any], dict[str, Any]] = {}
-    for position, k, choice in choice_entries(exchange):
-        delta = choice.get("delta") if isinstance(choice.get("delta"), dict) else {}
-        for part in delta.get("tool_calls") or []:
-            if not isinstance(part, dict) or not isinstance(part.get("index"), int):
-                continue
-            call = calls.setdefault((choice.get("index"), part["index"]), {"id": "", "name": "", "arguments": "", "pointer": exchange.event_ptr(position, f"/choices/{k}/delta/tool_calls")})
-            function = part.get("function") if isinstance(part.get("function"), dict) else {}
-            call["id"] += part.get("id") or ""
-            call["name"] += function.get("name") or ""
-            arguments = function.get("arguments")
-            call["arguments"] += arguments if isinstance(arguments, str) else ""
-            if arguments is not None and not isinstance(arguments, str):
-                call["not_string"] = True
-    return calls
 
 
 def _judge_arguments(name: Any, arguments: Any, tools: dict[str, Any], pointer: str) -> Iterator[Violation]:

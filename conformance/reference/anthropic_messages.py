@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from conformance.reference import engine
-from conformance.reference.app import RequestContext, context_for, model_ids, not_emulated
+from conformance.reference.context import RequestContext, context_for, model_ids, not_emulated
 
 PROTOCOL = "anthropic"
 # Fallback when the emulated profile has no row for a scenario.

@@ -21,7 +21,7 @@ import copy
 import re
 from typing import Any
 
-from conformance.reference.app import RequestContext
+from conformance.reference.context import RequestContext
 
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 
@@ -47,7 +47,7 @@ def undocumented_error_code(ctx: RequestContext, scenario: str) -> str | None:
 
 def prepare(ctx: RequestContext, body: dict[str, Any], model: str) -> str:
     """Check the profile's extension parameters, apply routing; return the model that serves the request."""
-    from conformance.reference.openai_chat import ApiError
+    from conformance.reference.context import ApiError
 
     state = {"requested_model": model, "model_omitted": "model" not in body}
     for name, rule in (ctx.emulated("params", default={}) or {}).items():

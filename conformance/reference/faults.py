@@ -12,55 +12,10 @@ triggers it (``conformance faults --coverage``; exemptions in :data:`NO_FAULT_NE
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
-FAULT_HEADER = "x-conformance-fault"
-
-
-@dataclass(frozen=True)
-class Fault:
-    name: str
-    protocol: str  # openai | anthropic
-    description: str
-    expect: tuple[str, ...]
-    may_also: tuple[str, ...] = ()
-    select: str = ""  # pytest -k expression limiting the self-test run to the relevant cases
-    profiles: tuple[str, ...] = ()  # profiles to run the self-test with (default: the embedded defaults)
-    same_as: str = ""  # behave as this other fault (the same break, proven on other cases: e.g. the streamed variant)
-
-
-FAULTS: dict[str, Fault] = {}
-
-
-def fault(name: str, protocol: str, description: str, expect, may_also=(), select: str = "", profiles=(), same_as: str = "") -> Fault:
-    if name in FAULTS:
-        raise RuntimeError(f"fault {name!r} declared twice")
-    if same_as and same_as not in FAULTS:
-        raise RuntimeError(f"fault {name!r} behaves as {same_as!r}, which is not declared (declare it first)")
-    item = Fault(name, protocol, description, tuple(map(rule_id, expect)), tuple(may_also), select, tuple(profiles), same_as)
-    FAULTS[name] = item
-    return item
-
-
-def rule_id(name: str) -> str:
-    """A rule id; in ``expect`` a check name (``check_x``) stands for its main rule (``x``). (In
-    ``may_also`` a check name allows any rule of that check: the SDK checks' rules, for instance.)"""
-    return name.removeprefix("check_")
-
-
-def active_faults(server_faults: frozenset[str], header_value: str | None) -> frozenset[str]:
-    requested = {part.strip() for part in (header_value or "").split(",") if part.strip()}
-    active = server_faults | requested
-    return active | {FAULTS[n].same_as for n in active if n in FAULTS and FAULTS[n].same_as}
-
-
-def _load_declarations() -> None:
-    """Import the per-protocol fault declarations (they register themselves above)."""
-    from conformance.reference import faults_anthropic, faults_openai  # noqa: F401
-
-
-_load_declarations()
+from conformance.reference import faults_anthropic, faults_openai  # noqa: E402,F401 - the declarations register themselves
+from conformance.reference.fault_registry import FAULT_HEADER, FAULTS, Fault, active_faults, fault, rule_id  # noqa: F401 - the public names
 
 
 # -- rule × fault coverage ----------------------------------------------------------------------------
@@ -107,7 +62,7 @@ def uncovered() -> list[str]:
             if not faults and not _exempt(RULES[rid], NO_FAULT_NEEDED) and rid not in NO_FAULT_YET]
 
 
-def exemption(rule_id: str) -> str | None:
+def exemption(rule: str) -> str | None:
     from conformance.checks import RULES
 
-    return _exempt(RULES[rule_id], NO_FAULT_NEEDED)
+    return _exempt(RULES[rule], NO_FAULT_NEEDED)

@@ -4,7 +4,7 @@ Every case module of ``conformance/suites/anthropic_messages`` is under a packag
 contains "anthropic", so ``select`` expressions start with it to keep OpenAI cases out.
 """
 
-from conformance.reference.faults import fault
+from conformance.reference.fault_registry import fault
 
 A = "anthropic"
 

@@ -1,6 +1,6 @@
 """Named faults of the reference server's OpenAI endpoints (see :mod:`conformance.reference.faults`)."""
 
-from conformance.reference.faults import fault
+from conformance.reference.fault_registry import fault
 
 # -- OpenAI chat completions: basic replies --------------------------------------------------------
 fault("wrong_object", "openai", "non-streamed reply says object 'text_completion'",
@@ -318,7 +318,7 @@ fault("refuse_temperature_404", "openai", "a documented request with temperature
 def _sdk_breaks(check: str, *names: str) -> None:
     from dataclasses import replace
 
-    from conformance.reference.faults import FAULTS
+    from conformance.reference.fault_registry import FAULTS
 
     for name in names:
         FAULTS[name] = replace(FAULTS[name], may_also=FAULTS[name].may_also + (check,))

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 
 from conformance.reference import emulation, engine
-from conformance.reference.app import RequestContext, context_for, model_ids, not_emulated
+from conformance.reference.context import ApiError, RequestContext, context_for, model_ids, not_emulated
 
 PROTOCOL = "openai"
 VERBOSE_WORDS = 150  # tolerance verbose_model: about 200 tokens of notes in each tool call
@@ -35,12 +35,6 @@ RANGES = {
     "presence_penalty": (-2, 2),
     "frequency_penalty": (-2, 2),
 }
-
-
-class ApiError(Exception):
-    def __init__(self, scenario: str, message: str, param: str | None = None) -> None:
-        super().__init__(message)
-        self.scenario, self.message, self.param = scenario, message, param
 
 
 # -- responses ---------------------------------------------------------------------------------------
