@@ -339,7 +339,7 @@ def test_force_runs_the_suite_against_something_that_is_not_an_llm_api(tmp_path)
 
     with Server(handler) as server:
         proc = cli("run", "--base-url", server.url, "--model", "m", "--force", "-k", "basic", "--profile", "openai",
-                   "--report-dir", str(tmp_path), "--timeout", "5", timeout=300)
+                   "--report-dir", str(tmp_path), "--timeout", "5", "--no-auth", timeout=300)
         requests = len(server.requests)
     assert "Traceback" not in proc.stderr + proc.stdout
     assert proc.returncode == 1, proc.stderr[-2000:]
