@@ -126,7 +126,7 @@ def test_failing_report_shows_matrix_and_evidence_in_chromium(failing_report, tm
 
 
 def test_text_filter_hides_cases_that_do_not_match(failing_report):
-    page = dump_dom(f"{(failing_report / 'index.html').as_uri()}?q=include_usage")
+    page = dump_dom(f"{(failing_report / 'index.html').as_uri()}?q=test_stream_include_usage")
     cases = [attrs for tag, attrs in Elements(page).tags if tag == "article"]
     shown = [a["id"] for a in cases if "hidden" not in a]
     assert shown == ["case-openai-chat-test-stream-py-test-stream-include-usage"]
@@ -171,4 +171,19 @@ def test_root_causes_come_first_grouped_by_rule_with_fix_and_links(failing_repor
         assert dom.by_id[href[1:]]["data-verdict"] == "FAIL"
         card = page.split(f'id="{href[1:]}"', 1)[1].split("</article>", 1)[0]
         assert "repeats role" in card and "<details" in card
+    assert "Clients that break on it:" in section and "openai-python" in section  # the SDK replay, folded into its cause
     screenshot((failing_report / "index.html").as_uri(), tmp_path / "root-causes.png", height=900)
+
+
+def test_client_readiness_matrix_shows_each_client_and_what_broke(failing_report):
+    """Issue 9: the client-readiness matrix is in the page: per client and version × feature, works
+    or breaks with the exception or difference."""
+    import json
+
+    results = json.loads((failing_report / "results.json").read_text())
+    rows = results["client_readiness"]
+    assert any(r["client"] == "openai-python" and r["outcome"] == "breaks" for r in rows), rows
+    page = dump_dom((failing_report / "index.html").as_uri())
+    assert "Client readiness" in page
+    section = page.split("Client readiness", 1)[1]
+    assert "openai-python" in section and "breaks" in section and "works" in section

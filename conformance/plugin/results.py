@@ -128,6 +128,8 @@ def terminal_summary(terminalreporter, config: pytest.Config) -> None:
         target, case_id = cause.cases[0]
         write(f"      e.g. {case_id}: {_cut(cause.first_message, 200)}")
         write(f"      fix: {cause.hint}")
+        if cause.clients:
+            write(f"      clients that break on it: {', '.join(cause.clients)}")
     for reason, cases in errors:
         count = f"{len(cases)} case{'s' if len(cases) != 1 else ''}"
         write(f"ERROR {count}: {_cut(reason, 200)}" + ("" if quiet else f" (e.g. {cases[0][1]})"))

@@ -67,6 +67,8 @@ def _root_causes(results: Mapping[str, Any]) -> list[str]:
         title = f": {md(cause.title)}" if cause.title != cause.rule else ""
         lines.append(f"{i}. **{verdict}** {code(cause.rule)}: {cause.count} case{'s' if cause.count != 1 else ''}{title}")
         lines.append(f"   - fix: {md(cause.hint)}")
+        if cause.clients:
+            lines.append(f"   - clients that break on it: {md(', '.join(cause.clients))}")
         if cause.source:
             lines.append(f"   - source: {md(cause.source)}")
         lines.append(f"   - first evidence: {md(cause.first_message[:300])}")

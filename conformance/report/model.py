@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
 from conformance.findings import SUMMARY_KEYS, VERDICT_RANK
@@ -147,10 +147,15 @@ class RootCause:
     hint: str
     first_message: str  # the first evidence line
     cases: list[tuple[str, str]]  # (target, case id), in the order met
+    clients: list[str] = field(default_factory=list)  # official clients seen breaking on it (folded referee findings)
 
     @property
     def count(self) -> int:
         return len(self.cases)
+
+
+# the official clients as referees: their findings corroborate a case's own rules (conformance.clients)
+REFEREE_CHECKS = frozenset({"check_openai_sdk", "check_anthropic_sdk", "check_node_clients", "check_client_call"})
 
 
 def root_causes(results: Mapping[str, Any], severities: Iterable[str] = ("error", "warning")) -> list[RootCause]:
@@ -165,10 +170,16 @@ def root_causes(results: Mapping[str, Any], severities: Iterable[str] = ("error"
     for case in results.get("cases", []):
         if case.get("verdict") in ("PASS", "SKIP"):
             continue  # info-only findings, or a case that did not run
-        for finding in case.get("findings") or []:
+        findings = [f for f in case.get("findings") or [] if f.get("severity", "error") in wanted]
+        own = [f for f in findings if f.get("check") not in REFEREE_CHECKS]
+        referees = [f for f in findings if f.get("check") in REFEREE_CHECKS]
+        if own:  # the clients that break corroborate the case's own rules: shown with them, not as causes of their own
+            clients = sorted({" ".join(str(f.get("message", "")).split()[:2]) for f in referees})
+            findings = own
+        else:
+            clients = []
+        for finding in findings:
             severity = finding.get("severity", "error")
-            if severity not in wanted:
-                continue
             rule_id = finding.get("rule") or str(finding.get("check", "")).removeprefix("check_")
             known = RULES.get(rule_id)
             if known is None and finding.get("check") in REGISTRY:  # a rule id the registry no longer has: its check's main rule
@@ -187,6 +198,9 @@ def root_causes(results: Mapping[str, Any], severities: Iterable[str] = ("error"
             key = (case.get("target", ""), case["id"])
             if key not in group.cases:
                 group.cases.append(key)
+            for client in clients:
+                if client not in group.clients:
+                    group.clients.append(client)
     return sorted(groups.values(), key=lambda g: (-SEVERITY_RANK.get(g.severity, 0), -g.count, g.rule))
 
 
