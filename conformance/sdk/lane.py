@@ -11,6 +11,8 @@ exception.
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from typing import Any, Callable
 
 from conformance.sdk import ANTHROPIC, OPENAI, Outcome, describe, http_module, quiet, version
@@ -28,17 +30,39 @@ def _recording_client(case: Any, client: str) -> Any:
 
     class Recording(httpx.BaseTransport):
         def handle_request(self, request: Any) -> Any:
+            guard = getattr(getattr(case, "session", None), "guard", None)  # the run deadline and breaker, as for every exchange
+            if guard is not None:
+                origin = f"{request.url.scheme}://{request.url.netloc.decode() if isinstance(request.url.netloc, bytes) else request.url.netloc}"
+                blocked = guard.before_send(origin)
+                if blocked:
+                    raise httpx.ConnectError(blocked, request=request)
+                left = guard.remaining()
+                if left is not None:
+                    cap = max(left, 0.01)
+                    request.extensions["timeout"] = {"connect": min(limits.connect_s, cap), "read": min(limits.read_s, cap),
+                                                     "write": min(limits.read_s, cap), "pool": min(limits.connect_s, cap)}
             ticket = _admit(case, request)  # the run's budget and pacing (conformance.budget), like every other try
             body = None
             try:
-                response = inner.handle_request(request)
                 try:
-                    body = response.read()
-                finally:
-                    response.close()
+                    response = inner.handle_request(request)
+                    try:
+                        body = response.read()
+                    finally:
+                        response.close()
+                except httpx.TimeoutException:
+                    if guard is not None:  # the breaker counts the lane's failures like any other exchange's
+                        guard.after(origin, SimpleNamespace(error_kind="timeout", status=None, error="timed out (client lane)"))
+                    raise
+                except httpx.TransportError:
+                    if guard is not None:
+                        guard.after(origin, SimpleNamespace(error_kind="read", status=None, error="connection failed (client lane)"))
+                    raise
             finally:
                 if ticket is not None:
                     _settle(case, ticket, body)
+            if guard is not None:
+                guard.after(origin, SimpleNamespace(error_kind=None, status=response.status_code, error=None))
             exchange = record(method=request.method, url=str(request.url), request_headers=list(request.headers.items()),
                               request_body=request.content, status=response.status_code, headers=list(response.headers.items()),
                               body=body, redactor=case.redactor)
@@ -130,6 +154,11 @@ def call(case: Any, client: str, feature: str, fn: Callable[[], Any], *, optiona
         result = fn()
     except Exception as exc:  # noqa: BLE001 - what the client raises is the finding
         status = getattr(exc, "status_code", None)
+        if _transport_failure(exc, status):  # the target did not answer (in time): ERROR, not a verdict on the client
+            _note(case, Outcome(client, version(client) or "?", feature, "not_exercised", describe(exc), "exception"))
+            from conformance.errors import TransportFailure
+
+            raise TransportFailure(f"{client} {feature}: {describe(exc)[:200]}") from None
         _note(case, Outcome(client, version(client) or "?", feature, "breaks" if not (optional and status and 400 <= status < 500) else "not_exercised", describe(exc), "exception"))
         if optional and isinstance(status, int) and 400 <= status < 500:
             case.unsupported(f"{feature} refused with {status} ({describe(exc)[:160]})")
@@ -137,6 +166,15 @@ def call(case: Any, client: str, feature: str, fn: Callable[[], Any], *, optiona
         return None
     _note(case, Outcome(client, version(client) or "?", feature, "works"))
     return result
+
+
+def _transport_failure(exc: BaseException, status: Any) -> bool:
+    """A timeout, a refused or reset connection, or a 429/5xx the client gave up on: the target
+    did not answer, so the case is ERROR (as for any other exchange), never a FAIL of the client."""
+    from conformance.retry import RETRY_STATUSES
+
+    names = {klass.__name__ for klass in type(exc).__mro__}
+    return bool(names & {"APITimeoutError", "APIConnectionError"}) or status in RETRY_STATUSES
 
 
 def _note(case: Any, outcome: Outcome) -> None:
