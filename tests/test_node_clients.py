@@ -73,6 +73,7 @@ NODE_BREAKS = {
 }
 # The same bytes through the official Python SDKs (tests/python_clients.py).
 PYTHON_BREAKS = {
+    "stream_finish_differs": {"openai-python"},
     "anthropic_stream_delta_wrong_index": {"anthropic-python"},
     "anthropic_stream_error_event_openai_shape": {"anthropic-python"},
     "anthropic_stream_index_from_1": {"anthropic-python"},
@@ -97,6 +98,7 @@ PYTHON_BREAKS = {
 }
 # Where the official Node and Python SDKs disagree: fault → (the SDK that breaks, the one that works, why)
 DISAGREE = {
+    "stream_finish_differs": ("openai-python", "openai-node", "openai-python's stream helper raises LengthFinishReasonError on finish_reason 'length' by design; openai-node's finalChatCompletion returns the completion"),
     "first_delta_no_role": ("openai-node", "openai-python", "openai-node's stream helper throws 'missing role for choice 0'"),
     "empty_finish_reason": ("openai-node", "openai-python", "openai-node's stream helper throws 'missing finish_reason' on ''"),
     "no_finish_reason": ("openai-node", "openai-python", "openai-node's stream helper throws 'missing finish_reason'"),

@@ -123,15 +123,20 @@ def check_stream_error_event(exchange: Exchange, schemas: SchemaRegistry, strict
 
 @check(cls="23", source=STREAM_SOURCE + " (message_start → (block start → deltas → block stop)* → message_delta → message_stop)", title="stream events come in the documented order", compatible=Severity.WARNING, evidence="anthropic-python accumulates without content_block_stop (fault anthropic_stream_no_block_stop)",
        rules=[
-           rule("empty", "a stream carries at least one event"),
-           rule("first_not_start", "the first event is message_start"),
+           rule("empty", "a stream carries at least one event", compatible=Severity.ERROR, breaks=("anthropic-python", "anthropic-node"),
+                evidence="both official SDKs' stream helpers raise on a stream with no message (fault anthropic_stream_empty; tests/test_node_clients.py)"),
+           rule("first_not_start", "the first event is message_start", compatible=Severity.ERROR, breaks=("anthropic-python", "anthropic-node"),
+                evidence="both official SDKs need message_start before anything else to build the message (fault anthropic_stream_no_message_start)"),
            rule("after_stop", "no event but error follows message_stop"),
-           rule("second_start", "a stream has one message_start"),
+           rule("second_start", "a stream has one message_start", compatible=Severity.ERROR, breaks=("anthropic-node",),
+                evidence="@anthropic-ai/sdk's MessageStream throws on a second message_start; anthropic-python restarts the snapshot (fault anthropic_stream_two_message_starts)"),
            rule("block_after_delta", "no content block starts after message_delta"),
-           rule("delta_outside_block", "a content_block_delta belongs to an open block"),
+           rule("delta_outside_block", "a content_block_delta belongs to an open block", compatible=Severity.ERROR, breaks=("anthropic-python", "anthropic-node"),
+                evidence="both official SDKs index the snapshot's content by the delta's block: a delta before its block start raises (fault anthropic_stream_delta_before_start)"),
            rule("stop_without_block", "a content_block_stop closes an open block"),
            rule("stop_without_delta", "message_delta comes before message_stop"),
-           rule("no_message_stop", "the stream ends with message_stop"),
+           rule("no_message_stop", "the stream ends with message_stop", compatible=Severity.ERROR, breaks=("anthropic-node",),
+                evidence="@anthropic-ai/sdk's finalMessage() rejects a stream that ended without message_stop; anthropic-python returns the snapshot (fault anthropic_stream_no_message_stop)"),
        ])
 def check_stream_event_order(exchange: Exchange) -> Iterator[Violation]:
     items = typed(exchange)

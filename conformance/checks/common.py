@@ -60,8 +60,9 @@ def check_sse_comments(exchange: Exchange) -> Iterator[Violation]:
                         f"/exchanges/{exchange.index}/response/raw_sse")
 
 
-@check(cls=None, source="RFC 9110 §8.3; upstream protocols answer JSON", title="a JSON response says application/json", compatible=Severity.WARNING,
-       evidence="both Python SDK replays parse a JSON body served as text/plain (fault json_as_text_plain); openai-node returns it as a string (tests/test_node_clients.py)", hint='Send Content-Type: application/json with every JSON body, errors included.')
+@check(cls=None, source="RFC 9110 §8.3; upstream protocols answer JSON", title="a JSON response says application/json",
+       breaks=("openai-node",),
+       evidence="both Python SDK replays parse a JSON body served as text/plain, but openai-node returns it as a string, so the reply is unusable (fault json_as_text_plain; tests/test_node_clients.py)", hint='Send Content-Type: application/json with every JSON body, errors included.')
 def check_json_content_type(exchange: Exchange) -> Iterator[Violation]:
     media = exchange.content_type.split(";")[0].strip().lower()
     if exchange.is_json and media != "application/json" and not media.endswith("+json"):

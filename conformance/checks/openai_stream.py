@@ -141,7 +141,7 @@ def check_stream_finish_reason(exchange: Exchange) -> Iterator[Violation]:
     for entry in choice_entries(exchange):
         by_index.setdefault(entry[2].get("index"), []).append(entry)
     if not by_index:
-        yield Violation("the stream carried no choice at all", f"/exchanges/{exchange.index}/response/events")
+        yield Violation("the stream carried no choice at all", f"/exchanges/{exchange.index}/response/events", rule="missing")
     for index, entries in by_index.items():
         finals = [(p, k, c) for p, k, c in entries if c.get("finish_reason") is not None]
         if not finals:

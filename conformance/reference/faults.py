@@ -22,6 +22,8 @@ from conformance.reference.fault_registry import FAULT_HEADER, FAULTS, Fault, ac
 # Rules no reference-server fault needs to prove, each with the reason (checked by tests/test_faults.py:
 # every other rule has a fault that expects it). A check name stands for all of its rules.
 NO_FAULT_NEEDED: dict[str, str] = {
+    "stream_finish_reason": "the check's umbrella rule: every violation it reports is one of its named rules "
+                            "(missing, repeated, unknown, content_after), each proven by its own fault",
     "extension_fields.missing": "no shipped profile documents an extension field as always present, so no reference "
                                 "server emulation can leave one out; proven by tests/test_faults.py::"
                                 "test_a_required_extension_field_that_is_missing_is_reported",

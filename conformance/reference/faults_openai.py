@@ -60,7 +60,7 @@ fault("stream_finish_differs", "openai", "the streamed reply says finish_reason 
 fault("keepalive_as_data", "openai", "keep-alives sent as empty 'data:' events",
       ["sse_framing.empty_data"], select="stream")
 fault("no_blank_lines", "openai", "SSE events not separated by blank lines",
-      ["sse_framing.unterminated_event"], ["stream_done_terminator", "stream_finish_reason", "stream_include_usage", "stream_matches_nonstream", "stream_n_choices", "tool_choice_honoured", "tool_choice_honoured.forced_no_call", "stream_first_delta_role", "stream_constant_fields"], select="stream")
+      ["sse_framing.unterminated_event"], ["stream_done_terminator", "stream_finish_reason", "stream_finish_reason.missing", "stream_include_usage", "stream_matches_nonstream", "stream_n_choices", "tool_choice_honoured", "tool_choice_honoured.forced_no_call", "stream_first_delta_role", "stream_constant_fields"], select="stream")
 fault("midstream_error_unframed", "openai", "a JSON error written into the stream without 'data:' framing",
       ["sse_framing.line_without_field"], ["stream_done_terminator", "stream_finish_reason.missing", "stream_include_usage", "check_stream_matches_nonstream", "stream_n_choices", "stream_tool_call_arguments"], select="stream")
 fault("error_as_200_stream", "openai", "a streamed request for an unknown model gets 200 and an SSE error",
@@ -286,7 +286,7 @@ fault("data_not_json", "openai", "an event's data is not JSON",
 fault("keepalive_comments", "openai", "keep-alive comment lines in the stream (legal; a warning)",
       ["sse_comments"], select=S)
 fault("stream_no_choices", "openai", "every chunk has choices: []",
-      ["stream_finish_reason"], select=S)
+      ["stream_finish_reason.missing"], select=S)
 fault("content_after_finish", "openai", "content arrives after the choice's finish_reason",
       ["stream_finish_reason.content_after"], select=S)
 fault("usage_chunk_not_last", "openai", "a chunk follows the include_usage chunk",
