@@ -14,7 +14,8 @@ from conformance.exchange import Exchange
 
 @check(cls="21", source="OpenAI OpenAPI 2.3.0 ListModelsResponse; incompatibilities.md class 21", title="the models list is {object: list, data: [model]}", compatible=Severity.WARNING, evidence="the SDKs construct their models without validating (replayed faults: both tolerate it); what breaks a client is reported by the SDK checks",
        rules=[
-           rule("status", "GET /models succeeds"),
+           rule("status", "GET /models succeeds", compatible=Severity.ERROR,
+                semantic="the documented model list was asked for and not served (client.models.list() raises on a non-2xx answer)"),
        ])
 def check_models_list_schema(exchange: Exchange, schemas: SchemaRegistry, strictness: Strictness) -> Iterator[Violation]:
     if exchange.status != 200:
