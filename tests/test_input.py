@@ -277,7 +277,7 @@ PREFLIGHT = [
     ("closed", _close, EXIT_UNREACHABLE, "answered but is broken: GET {url}/models: the server closed the connection without a valid HTTP response"),
     ("hang", _hang, EXIT_UNREACHABLE, "answered but is broken: GET {url}/models: the connection was accepted but no response came within 1s"),
     ("big-headers", _big_headers, EXIT_UNREACHABLE, "answered but is broken: GET {url}/models: the response headers are too large"),
-    ("endless-body", _endless_body, EXIT_UNREACHABLE, "answered but is broken: GET {url}/models answered 200, then response larger than"),
+    ("endless-body", _endless_body, EXIT_UNREACHABLE, "answered but is broken: GET {url}/models answered 200, then response body larger than"),
     ("drip", _drip, EXIT_UNREACHABLE, "answered but is broken: GET {url}/models answered 200, then"),
     ("reset-mid-body", _reset_mid_body, EXIT_UNREACHABLE, "answered but is broken: GET {url}/models answered 200, then connection failed while reading"),
     ("html-200", _answer(200, b"<!DOCTYPE html><html><body>Welcome</body></html>", "text/html"), EXIT_NOT_AN_API,
