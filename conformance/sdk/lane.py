@@ -45,11 +45,7 @@ def _recording_client(case: Any, client: str) -> Any:
             body = None
             try:
                 try:
-                    response = inner.handle_request(request)
-                    try:
-                        body = response.read()
-                    finally:
-                        response.close()
+                    response, body = _bounded(lambda: _fetch(inner, request), _total(limits, guard), httpx, request)
                 except httpx.TimeoutException:
                     if guard is not None:  # the breaker counts the lane's failures like any other exchange's
                         guard.after(origin, SimpleNamespace(error_kind="timeout", status=None, error="timed out (client lane)"))
@@ -75,6 +71,44 @@ def _recording_client(case: Any, client: str) -> Any:
 
     timeout = httpx.Timeout(limits.read_s, connect=limits.connect_s)
     return httpx.Client(transport=Recording(), timeout=timeout, follow_redirects=False)
+
+
+def _fetch(inner: Any, request: Any) -> tuple[Any, bytes]:
+    response = inner.handle_request(request)
+    try:
+        return response, response.read()
+    finally:
+        response.close()
+
+
+def _total(limits: Any, guard: Any) -> float:
+    """The time one exchange may take: the transport's total, capped by the run deadline."""
+    left = guard.remaining() if guard is not None else None
+    return max(0.01, min(limits.total_s, left)) if left is not None else limits.total_s
+
+
+def _bounded(work: Any, seconds: float, httpx: Any, request: Any) -> Any:
+    """``work()`` within ``seconds`` (a server that drips bytes never trips a read timeout): past it,
+    a ReadTimeout, as the transport's watchdog gives; the worker is a daemon thread, so a server that
+    never stops cannot hold the run at its end."""
+    import threading
+
+    box: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            box["value"] = work()
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller
+            box["error"] = exc
+
+    worker = threading.Thread(target=run, name="client-lane-request", daemon=True)
+    worker.start()
+    worker.join(seconds)
+    if worker.is_alive():
+        raise httpx.ReadTimeout(f"response not complete after {seconds:g}s", request=request)
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
 
 
 def _admit(case: Any, request: Any) -> Any:
