@@ -268,11 +268,11 @@ def test_a_fault_is_found_by_rule_id_or_by_check_name():
     from conformance.reference.faults import FAULTS, Fault
 
     load_all()
-    rule = RULES["stream_finish_reason"]
-    FAULTS["_test_rule_form"] = Fault("_test_rule_form", "openai", "test", ("stream_finish_reason",))
+    rule = RULES["stream_done_terminator"]
+    FAULTS["_test_rule_form"] = Fault("_test_rule_form", "openai", "test", ("stream_done_terminator",))
     try:
         names = [f.name for f in proving_faults(rule)]  # the exact rule id wins (faults name rule ids)
-        assert "_test_rule_form" in names and all(rule.id in FAULTS[n].expect for n in names)
+        assert "no_done" in names and all(rule.id in FAULTS[n].expect for n in names)
     finally:
         del FAULTS["_test_rule_form"]
     assert proving_faults(rule) and all("check_stream_finish_reason" in f.expect or "stream_finish_reason" in " ".join(f.expect)
