@@ -275,7 +275,7 @@ def test_a_fault_is_found_by_rule_id_or_by_check_name():
         assert "no_done" in names and all(rule.id in FAULTS[n].expect for n in names)
     finally:
         del FAULTS["_test_rule_form"]
-    assert proving_faults(rule) and all("check_stream_finish_reason" in f.expect or "stream_finish_reason" in " ".join(f.expect)
+    assert proving_faults(rule) and all("check_stream_done_terminator" in f.expect or "stream_done_terminator" in " ".join(f.expect)
                                         for f in proving_faults(rule))
 
 
