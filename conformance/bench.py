@@ -236,18 +236,35 @@ def replay(results: dict[str, Any], key: str) -> dict[str, float]:
                 request = exchange["request"]
                 headers = {}
                 for name, value in (request.get("headers") or {}).items():
+                    if name.lower() in FRAMING_HEADERS:
+                        continue  # httpx frames the body it sends (a recorded length may not match its re-encoding)
                     if value == REDACTED:
                         value = f"Bearer {key}" if name.lower() == "authorization" else key
                     headers[name] = value
                 body = request.get("body")
                 content = None if body is None else body.encode() if isinstance(body, str) else json.dumps(body).encode()
                 started = time.monotonic()
-                with client.stream(request["method"], request["url"], headers=headers, content=content) as response:
-                    for _ in response.iter_raw():
-                        pass
+                try:
+                    with client.stream(request["method"], request["url"], headers=headers, content=content) as response:
+                        for _ in response.iter_raw():
+                            pass
+                except (httpx.HTTPError, h11_errors()) as exc:
+                    raise BenchError(f"the bare replay of case {case['id']} failed: {type(exc).__name__}: {exc}") from None
                 spent += time.monotonic() - started
             per_case[case["id"]] = spent
     return per_case
+
+
+FRAMING_HEADERS = frozenset({"content-length", "transfer-encoding", "host", "connection"})
+
+
+def h11_errors() -> type[Exception]:
+    try:
+        from h11 import LocalProtocolError
+
+        return LocalProtocolError
+    except ImportError:  # pragma: no cover - httpx brings h11
+        return OSError
 
 
 def suite_vs_replay(latency_ms: float, cases: str | None) -> dict[str, Any]:
