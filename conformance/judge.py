@@ -181,9 +181,39 @@ def judge(exchange: Exchange, context: JudgeContext) -> list[Finding]:
     exchange: a check that cannot evaluate it reports that as a warning, never as a FAIL."""
     findings: list[Finding] = []
     facts = facts_of(exchange, context.paths())
-    for entry, args in applicable(exchange, context, facts):
+    entries = applicable(exchange, context, facts)
+    prefetch_referees(exchange, entries)
+    for entry, args in entries:
         findings.extend(run_check(entry.check, args, context.strictness, exchange))
     return cited(findings, context.profile(facts.protocol))
+
+
+REFEREE_LANES = {"check_openai_sdk": "openai-python", "check_anthropic_sdk": "anthropic-python", "check_node_clients": None}
+
+
+def prefetch_referees(exchange: Exchange, entries: list[tuple[Applicable, tuple[Any, ...]]]) -> None:
+    """When the run has a referee process (conformance.referee), send it the exchange for the
+    referee checks that apply, before the other checks run: it replays while they do."""
+    import os
+
+    from conformance.referee import REFEREE_ENV
+
+    if not os.environ.get(REFEREE_ENV):
+        return
+    python: list[str] = []
+    node, endpoint = False, ""
+    for entry, args in entries:
+        if entry.name not in REFEREE_LANES:
+            continue
+        client = REFEREE_LANES[entry.name]
+        if client is None:
+            node = True
+        else:
+            python.append(client)
+            endpoint = args[1]
+    from conformance import referee
+
+    referee.prefetch(exchange, endpoint, python, node)
 
 
 def run_check(check: Callable[..., Iterable[Any]], args: tuple[Any, ...], strictness: Strictness, exchange: Exchange | None = None) -> list[Finding]:

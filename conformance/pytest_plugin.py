@@ -26,7 +26,7 @@ from conformance.plugin.case import _CONTEXT_KEY, CaseContext, _is_case, _record
 from conformance.plugin.options import add_options, run_config
 from conformance.plugin.outcome import _attach, _judge, _set_outcome, _skip_reason, verdict_category
 from conformance.plugin.results import CASES, build_results, finish, terminal_summary
-from conformance.plugin.session import Session, close_ledger, open_ledger
+from conformance.plugin.session import Session, close_ledger, close_referee, open_ledger, open_referee
 from conformance.target import EMBEDDED_ENV, RUN_CONFIG_ENV  # noqa: F401 - EMBEDDED_ENV kept for callers of the old location
 
 __all__ = ["CaseContext", "Session", "build_results", "run_config"]
@@ -43,9 +43,11 @@ def pytest_configure(config: pytest.Config) -> None:
     CASES.clear()
     config._conformance_started = (time.time(), time.monotonic())  # type: ignore[attr-defined]
     open_ledger(config)
+    open_referee(config)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    close_referee(config)
     close_ledger(config)
 
 

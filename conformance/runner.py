@@ -77,7 +77,9 @@ def pytest_args(args: argparse.Namespace) -> list[str]:
     if args.exitfirst:
         out.append("-x")
     if args.workers:
-        out += ["-n", str(args.workers)]
+        # loadgroup: the client-lane cases (xdist_group "client_lane") share one worker, so only that
+        # worker imports the SDKs; every other case is distributed one by one as with --dist load
+        out += ["-n", str(args.workers), "--dist", "loadgroup"]
     if args.alluredir:
         out += ["--alluredir", args.alluredir]
     out += ["-v"] if args.verbose else ["-q"]

@@ -32,6 +32,7 @@ OUTCOMES = (WORKS, BREAKS, NOT_EXERCISED)
 REFEREE_CHECKS: set[str] = {"check_node_clients", "check_openai_sdk", "check_anthropic_sdk", "check_client_call"}  # + conformance.sdk
 
 
+CLIENT_OUTCOMES = "_clients"  # a case record's outcomes of the client lanes (see readiness); never in results.json
 CLIENTS_ENV = "CONFORMANCE_CLIENTS"  # the client lanes asked for live calls ("node"), comma separated
 LANES = {"node": "openai-node, @anthropic-ai/sdk and the AI SDK, installed by 'conformance clients install'"}
 
@@ -116,20 +117,42 @@ def readiness(cases: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The client-readiness matrix of a run: every recorded exchange of every case replayed through
     each client lane that is installed (the Node clients in one batch; the official Python SDKs
     when conformance.sdk is there), aggregated per client, version and feature. Lanes that
-    cannot run give "not exercised" rows with the reason."""
+    cannot run give "not exercised" rows with the reason.
+
+    A case record may carry what the lanes already made of its exchanges while it was judged
+    (``_clients``: {exchange index: {"node": [...], "python": [...]}}, see
+    conformance.plugin.outcome): those outcomes are used as they are, and only the exchanges a
+    lane did not see are replayed (from their results.json form)."""
     from conformance.clients import node
 
-    exchanges = [x for x in (exchange_from_dict(x, i) for case in cases for i, x in enumerate(case.get("exchanges") or [])) if x is not None]
-    outcomes: list[Any] = []
+    stored: list[Any] = []
+    replay_node: list[Any] = []
+    replay_python: list[Any] = []
+    for case in cases:
+        carried = case.get(CLIENT_OUTCOMES) or {}
+        for i, data in enumerate(case.get("exchanges") or []):
+            ran = carried.get(str(i)) or {}
+            stored += [*ran.get("node", []), *ran.get("python", [])]
+            if "node" in ran and "python" in ran:
+                continue
+            exchange = exchange_from_dict(data, i)
+            if exchange is None:
+                continue
+            if "node" not in ran:
+                replay_node.append(exchange)
+            if "python" not in ran:
+                replay_python.append(exchange)
+    outcomes: list[Any] = list(stored)
     try:
-        for items in node.replay_many(exchanges):
+        for items in node.replay_many(replay_node):
             outcomes += items
     except Exception as exc:  # noqa: BLE001 - a referee lane must never break the report
         outcomes.append(ClientOutcome("node", "?", "replay", NOT_EXERCISED, f"the Node replay failed: {type(exc).__name__}: {exc}"))
     current = node.status()
     if not outcomes and not current.available:  # say why, even when no exchange applied
         outcomes += [ClientOutcome(c, current.client_version(c), "replay", NOT_EXERCISED, current.reason) for c in node.CLIENTS]
-    outcomes += _python_lane(exchanges)
+    if replay_python:
+        outcomes += _python_lane(replay_python)
     return aggregate(outcomes)
 
 

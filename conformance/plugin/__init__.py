@@ -10,5 +10,6 @@ holds only the hooks and fixtures; the work is done here:
 This package module itself is a leaf (constants only), so anything may import it.
 """
 
+from conformance.clients import CLIENT_OUTCOMES  # noqa: E402,F401 - what the client referees made of a case's exchanges, worker → controller
 CASE_PROPERTY = "conformance_case"  # the user property each case's record travels in, worker → controller
 SUITES_MARK = "conformance/suites/"

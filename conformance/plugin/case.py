@@ -13,7 +13,7 @@ from conformance.checks import evaluate, info_of
 from conformance.errors import CaseStop, TransportFailure
 from conformance.exchange import Exchange
 from conformance.findings import CaseRecord, Finding, Verdict
-from conformance.judge import JudgeContext, applicable, cited, run_check, soften_truncated, truncation
+from conformance.judge import JudgeContext, applicable, cited, prefetch_referees, run_check, soften_truncated, truncation
 from conformance.plugin import SUITES_MARK
 from conformance.transport import Transport, pooled_client
 
@@ -166,7 +166,9 @@ class CaseContext:
         checks); the case adds only its own expectations with :meth:`check`."""
         context = self.judge_context()
         findings: list[Finding] = []
-        for entry, args in applicable(exchange, context):
+        entries = [(entry, args) for entry, args in applicable(exchange, context) if (entry.name, exchange.index) not in self._judged]
+        prefetch_referees(exchange, entries)
+        for entry, args in entries:
             key = (entry.name, exchange.index)
             if key in self._judged:
                 continue

@@ -43,6 +43,9 @@ def add_options(parser: pytest.Parser) -> None:
     group.addoption("--no-conformance-report", action="store_true", help="do not write report files")
     group.addoption("--conformance-baseline", default=None, metavar="FILE", help="known deviations (TOML): failures it covers do not fail the session")
     group.addoption("--conformance-fault-matrix", default=None, metavar="FILE", help="internal (conformance selftest): run each case once per named fault that selects it (a JSON list of {name, select})")
+    group.addoption("--conformance-referee", default="auto", choices=("auto", "process", "inline"),
+                    help="where the client referees (openai-python, anthropic-python, the Node clients) replay exchanges: one process shared "
+                         "by the run's workers, or in each process (auto: a shared process with -n, or under 'conformance run')")
     group.addoption("--conformance-progress", default="off", choices=("off", "quiet", "auto", "tty", "plain"),
                     help="live progress instead of pytest's dots: auto (a line in place on a terminal, plain lines in CI), tty, plain, quiet (none), off (pytest's own; default)")
 

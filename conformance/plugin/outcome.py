@@ -10,7 +10,7 @@ import pytest
 
 from conformance.errors import CaseStop, TransportFailure
 from conformance.findings import CaseRecord, Verdict
-from conformance.plugin import CASE_PROPERTY
+from conformance.plugin import CASE_PROPERTY, CLIENT_OUTCOMES
 from conformance.plugin.case import _CONTEXT_KEY
 
 
@@ -60,15 +60,33 @@ def _skip_reason(report: pytest.TestReport) -> str:
 
 def _attach(item: pytest.Item, report: pytest.TestReport, record: CaseRecord) -> None:
     context = item.stash.get(_CONTEXT_KEY, None)
+    clients: dict[str, dict[str, list[dict[str, Any]]]] = {}
     if context is not None:
         record.exchanges = [e.to_dict() for e in context.exchanges]
+        clients = {str(i): ran for i, e in enumerate(context.exchanges) if (ran := _client_outcomes(e))}
         context.exchanges.clear()  # recorded (bounded): the run does not keep every body to its end
     data = _scrub(record.to_dict(), report)
-    report.user_properties.append((CASE_PROPERTY, json.dumps(data)))
+    carried = {**data, CLIENT_OUTCOMES: _scrub(clients, report)} if clients else data
+    report.user_properties.append((CASE_PROPERTY, json.dumps(carried)))
     from conformance import allure_support
 
     if allure_support.active(item.config):
         allure_support.annotate(data)
+
+
+def _client_outcomes(exchange: Any) -> dict[str, list[dict[str, Any]]]:
+    """What the client referees made of an exchange while the case was judged, per lane ("python",
+    "node"; only the lanes that ran on it). The case record carries it to the controller under
+    ``_clients`` ({exchange index: lanes}) for the readiness matrix, which then need not replay
+    the exchange a second time; it is not written to results.json."""
+    ran: dict[str, list[dict[str, Any]]] = {}
+    sdk = exchange.__dict__.get("_sdk_outcomes")
+    if sdk:
+        ran["python"] = [o.to_dict() for items in sdk.values() for o in items]
+    node = exchange.__dict__.get("_node_outcomes")
+    if node is not None:
+        ran["node"] = [o.to_dict() for o in node]
+    return ran
 
 
 # the category each verdict is counted under in pytest's own summary line, so that it agrees with

@@ -13,6 +13,7 @@ import pytest
 
 from conformance import __version__
 from conformance.findings import summarise
+from conformance.plugin import CLIENT_OUTCOMES
 from conformance.plugin.options import run_config
 from conformance.target import EMBEDDED_ENV, RUN_CONFIG_ENV, RunConfig
 
@@ -41,6 +42,8 @@ def build_results(config: pytest.Config, cases: list[dict[str, Any]]) -> dict[st
         # the fault self-test judges rules only; the clients are judged by their own fault table
         "client_readiness": [] if config.getoption("--conformance-fault-matrix", None) else _client_readiness(cases),
     }
+    for case in cases:  # carried for the readiness matrix only
+        case.pop(CLIENT_OUTCOMES, None)
     from conformance.spend import run_spend
 
     results["spend"] = run_spend(cases, run.targets[0].spend_limits.public(), bool(run.targets[0].prices))

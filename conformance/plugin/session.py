@@ -110,3 +110,26 @@ def close_ledger(config: pytest.Config) -> None:
         os.environ.pop(LEDGER_ENV, None)
     else:
         os.environ[LEDGER_ENV] = previous
+
+
+def open_referee(config: pytest.Config) -> None:
+    """Controller only, before the workers start: the run's referee process (conformance.referee),
+    in $CONFORMANCE_REFEREE so that the workers share it. ``auto``: with xdist workers (each would
+    import the clients and start Node again) or under ``conformance run``."""
+    from conformance.referee import REFEREE_ENV, start
+
+    from conformance.target import RUN_CONFIG_ENV
+
+    mode = config.getoption("--conformance-referee", "auto")
+    if hasattr(config, "workerinput") or mode == "inline" or os.environ.get(REFEREE_ENV):
+        return
+    workers = config.getoption("numprocesses", None)
+    if mode == "auto" and not (isinstance(workers, int) and workers >= 2) and not os.environ.get(RUN_CONFIG_ENV):
+        return
+    config._conformance_referee = start()  # type: ignore[attr-defined]
+
+
+def close_referee(config: pytest.Config) -> None:
+    from conformance.referee import stop
+
+    stop(getattr(config, "_conformance_referee", None))

@@ -5,7 +5,8 @@ import pytest
 from conformance.sdk import ANTHROPIC
 from conformance.sdk.lane import anthropic_client, call
 
-pytestmark = [pytest.mark.conformance(protocol="anthropic", feature="clients"), pytest.mark.client_lane]
+pytestmark = [pytest.mark.conformance(protocol="anthropic", feature="clients"), pytest.mark.client_lane,
+              pytest.mark.xdist_group("client_lane")]  # one worker imports the SDKs for live calls (with -n: --dist loadgroup)
 
 ASK = [{"role": "user", "content": "Reply with exactly: Hello from the client lane"}]
 WEATHER_TOOL = {"name": "get_weather", "description": "The weather of a city",

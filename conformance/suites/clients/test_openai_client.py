@@ -8,7 +8,8 @@ from pydantic import BaseModel
 from conformance.sdk import OPENAI
 from conformance.sdk.lane import call, openai_client
 
-pytestmark = [pytest.mark.conformance(protocol="openai", feature="clients"), pytest.mark.client_lane]
+pytestmark = [pytest.mark.conformance(protocol="openai", feature="clients"), pytest.mark.client_lane,
+              pytest.mark.xdist_group("client_lane")]  # one worker imports the SDKs for live calls (with -n: --dist loadgroup)
 
 ASK = [{"role": "user", "content": "Reply with exactly: Hello from the client lane"}]
 WEATHER_TOOL = {"type": "function", "function": {
