@@ -261,6 +261,11 @@ def _broken() -> None:
             pass
 
 
+def available() -> bool:
+    """True when this process can reach a referee process."""
+    return _connection() is not None
+
+
 def prefetch(exchange: Any, endpoint: str, python: list[str], node: bool) -> None:
     """Send the exchange to the referee process for these lanes (nothing when there is none)."""
     if not (python or node) or "_referee" in exchange.__dict__:

@@ -160,3 +160,22 @@ def test_a_run_with_workers_writes_no_carried_outcomes(tmp_path):
     assert results["cases"] and not any(CLIENT_OUTCOMES in case for case in results["cases"])
     assert any(row["outcome"] == "works" for row in results["client_readiness"])
     assert readiness(results["cases"]) == results["client_readiness"]  # the same matrix as a full replay
+
+
+def test_the_readiness_matrix_replays_through_the_referee(running, monkeypatch):
+    """At the end of a run the controller replays what no case judged (the client lane's own
+    calls, error rows) through the referee process too: it starts no Node and imports no SDK."""
+    cases = [{"id": "c", "exchanges": [x.to_dict() for x in exchanges().values()]}]
+    saved = os.environ.pop(referee.REFEREE_ENV)
+    monkeypatch.setattr(referee, "_CONNECTION", [None])
+    in_process = readiness(cases)
+    os.environ[referee.REFEREE_ENV] = saved
+    monkeypatch.setattr(referee, "_CONNECTION", [None])
+    from conformance.clients import node
+
+    asked = []
+    real = node.replay_many
+    monkeypatch.setattr(node, "replay_many", lambda xs: asked.append(len(list(xs))) or real([]))
+    assert readiness(cases) == in_process
+    assert asked == [0]  # nothing left for an in-process Node replay
+    assert any(row["outcome"] == "breaks" for row in in_process)
