@@ -124,9 +124,22 @@ def open_referee(config: pytest.Config) -> None:
     if hasattr(config, "workerinput") or mode == "inline" or os.environ.get(REFEREE_ENV):
         return
     workers = config.getoption("numprocesses", None)
-    if mode == "auto" and not (isinstance(workers, int) and workers >= 2) and not os.environ.get(RUN_CONFIG_ENV):
+    if mode == "auto" and not (_runs_suites(config) and ((isinstance(workers, int) and workers >= 2) or os.environ.get(RUN_CONFIG_ENV))):
         return
     config._conformance_referee = start()  # type: ignore[attr-defined]
+
+
+def _runs_suites(config: pytest.Config) -> bool:
+    """True when the session runs conformance suites (not, say, a project's own tests that load the plugin)."""
+    from pathlib import Path
+
+    suites = (Path(__file__).resolve().parents[1] / "suites").resolve()
+    for arg in config.args:
+        path = Path(str(arg).split("::", 1)[0])
+        path = (Path(config.invocation_params.dir) / path).resolve() if not path.is_absolute() else path.resolve()
+        if path == suites or suites in path.parents:
+            return True
+    return False
 
 
 def close_referee(config: pytest.Config) -> None:
