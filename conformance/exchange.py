@@ -326,4 +326,10 @@ def record(
     stream = isinstance(request_body, dict) and request_body.get("stream") is True
     recorder = Recorder(ex, redactor, stream=stream, expect_done=stream and "/chat/completions" in url)
     recorder.feed(body)
-    return recorder.finish()
+    if recorder.limit_error is None:
+        return recorder.finish()
+    # past a limit only the beginning was read (as the transport ends such an exchange): it is not
+    # judged, or a conformant stream cut by our limit would lack its end ([DONE], finish_reason)
+    recorder.finish(complete=False)
+    ex.error, ex.error_kind = recorder.limit_error, "too_large"
+    return ex

@@ -180,6 +180,8 @@ def judge(exchange: Exchange, context: JudgeContext) -> list[Finding]:
     """Every finding of every applicable rule for one exchange. Never raises for a broken
     exchange: a check that cannot evaluate it reports that as a warning, never as a FAIL."""
     findings: list[Finding] = []
+    if exchange.error_kind == "too_large":
+        return findings  # read only in part (past a memory limit): no rule can be judged on it
     facts = facts_of(exchange, context.paths())
     entries = applicable(exchange, context, facts)
     prefetch_referees(exchange, entries)

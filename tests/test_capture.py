@@ -340,3 +340,22 @@ def test_curl_verbose_capture(tmp_path, capsys):
     assert rules(tmp_path / "r") == {"verbose.txt#0": {"stream_done_terminator"}}
     results = (tmp_path / "r" / "results.json").read_text()
     assert SECRET not in results and "https://api.example.com/v1/chat/completions" in results
+
+
+def test_a_stream_larger_than_the_memory_limit_is_not_judged_not_failed(tmp_path, capsys):
+    """A conformant stream past max_stream_bytes is read only in part: judged, its cut end would
+    lack [DONE] and finish_reason (a false FAIL). It is an ERROR that says it was not judged."""
+    from conformance.exchange import MAX_STREAM_BYTES
+
+    piece = chunk({"content": "x" * 1000})
+    events = [chunk({"role": "assistant", "content": ""})] + [piece] * (MAX_STREAM_BYTES // len(piece) + 100) + [chunk({}, "stop")]
+    big = {"request": {"method": "POST", "url": "https://api.example.com/v1/chat/completions", "body": STREAM_REQ},
+           "response": {"status": 200, "headers": {"content-type": "text/event-stream"},
+                        "body": "".join(f"data: {e}\n\n" for e in events) + "data: [DONE]\n\n"}, "started_at": STARTED}
+    capture = save(tmp_path / "big.jsonl", json.dumps(big) + "\n")
+    code, out, err = run_check(capsys, str(capture), "--report-dir", str(tmp_path / "r"))
+    results = json.loads((tmp_path / "r" / "results.json").read_text())
+    [case] = results["cases"]
+    assert case["findings"] == [] and case["verdict"] == "ERROR"
+    assert case["reason"].startswith("not judged: response stream larger than the 24 MB limit (max_stream_bytes)")
+    assert code == 1

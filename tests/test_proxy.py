@@ -517,3 +517,26 @@ def test_the_live_line_is_rewritten_in_place_on_a_terminal_and_throttled_otherwi
         line(f"proxy: {n} exchanges")
     line.final("proxy: 5 exchanges")
     assert plain.getvalue() == "proxy: 1 exchanges\nproxy: 5 exchanges\n"
+
+
+def test_a_relayed_stream_past_the_memory_limit_is_an_error_not_a_fail():
+    """With --max-record-bytes above the recorder's max_stream_bytes, a conformant stream is read
+    only in part when judged: its cut end must not be judged (no false FAIL), the case says why."""
+    import json as jsonlib
+
+    from conformance.exchange import MAX_STREAM_BYTES
+    from conformance.judge import JudgeContext
+    from conformance.proxy.judging import Recording, case_for
+
+    def event(delta, finish=None):
+        return "data: " + jsonlib.dumps({"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m",
+                                         "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}) + "\n\n"
+
+    piece = event({"content": "x" * 1000})
+    body = event({"role": "assistant", "content": ""}) + piece * (MAX_STREAM_BYTES // len(piece) + 100) + event({}, "stop") + "data: [DONE]\n\n"
+    recording = Recording(seq=1, method="POST", url="http://127.0.0.1:9/v1/chat/completions", request_headers=[("content-type", "application/json")],
+                          request_body=jsonlib.dumps({"model": "m", "stream": True, "messages": []}).encode(), started_at=0.0, status=200,
+                          response_headers=[("content-type", "text/event-stream")], body=body.encode())
+    case = case_for(recording, JudgeContext())
+    assert case["verdict"] == "ERROR" and case["findings"] == []
+    assert case["reason"].startswith("not judged: response stream larger than the 24 MB limit")

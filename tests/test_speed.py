@@ -264,8 +264,28 @@ def test_bench_tiny_runs_every_section_and_reports_json(tmp_path):
     assert isinstance(s["ratio"], (int, float)) and s["raw_json_s"] > 0
     assert [r["workers"] for r in out["workers"]["runs"]] == out["sizes"]["workers"]
     assert set(out["workers"]["speedup"]) == {str(n) for n in out["sizes"]["workers"]}
-    assert len(out["memory"]) == 2 and all(r["peak_rss_mb"] >= r["base_rss_mb"] > 0 for r in out["memory"])
+    assert len(out["memory"]) == 4 and all(r["peak_rss_mb"] >= r["base_rss_mb"] > 0 for r in out["memory"])
+    assert [r["limits"] for r in out["memory"]] == ["default", "default", "raised", "raised"]
+    for r in out["memory"]:
+        assert r["stopped"] is None and r["checked_bytes"] == r["bytes"]  # tiny streams: checked whole either way
     assert out["memory"][0]["bytes"] >= 1024 * 1024 and out["memory"][1]["events"] == out["sizes"]["events"] + 1
+
+
+def test_bench_memory_says_when_the_limit_stopped_reading():
+    """A stream past the run's default max_stream_bytes is not checked whole: the memory figure
+    must say so (how much was checked), and the raised-limits row checks all of it."""
+    from conformance import bench
+    from conformance.exchange import MAX_STREAM_BYTES
+
+    size = MAX_STREAM_BYTES + 2 * 1024 * 1024
+    cut = bench.peak_rss("bytes", size)
+    assert cut["stopped"] and "max_stream_bytes" in cut["stopped"]
+    assert cut["checked_bytes"] <= MAX_STREAM_BYTES < cut["bytes"]
+    whole = bench.peak_rss("bytes", size, True)
+    assert whole["stopped"] is None and whole["checked_bytes"] == whole["bytes"] == cut["bytes"]
+    assert "stream_done_terminator" not in whole["findings"]  # the whole stream ends with [DONE]
+    table = bench.render_table({"machine": bench.machine() | {"load_after": None}, "memory": [cut, whole]})
+    assert "then stopped by the limit" in table and "checked whole" in table
 
 
 def test_bench_prints_a_table_and_rejects_bad_sizes(tmp_path):

@@ -149,7 +149,8 @@ def check_files(
         case.exchanges.append(exchange.to_dict())
         if exchange.error and not findings:
             case.verdict = Verdict.ERROR
-            case.reason = f"the capture records a transport error: {exchange.error}"
+            case.reason = (f"not judged: {exchange.error}" if exchange.error_kind == "too_large"
+                           else f"the capture records a transport error: {exchange.error}")
         for note in item.notes:
             outcome.notes.append((item.label, note))
             case.reason = "; ".join(filter(None, [case.reason, note]))

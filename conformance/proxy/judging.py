@@ -247,7 +247,10 @@ def case_for(recording: Recording, context: Any) -> dict[str, Any]:
         redactor=redactor,
         index=0,
     )
-    exchange.error, exchange.error_kind = (redactor.text(reason) or None), recording.error_kind
+    if reason or exchange.error_kind != "too_large":  # else: record() stopped at a memory limit, and says so
+        exchange.error, exchange.error_kind = (redactor.text(reason) or None), recording.error_kind
+    else:
+        reason = f"not judged: {exchange.error}"
     exchange.timings = dict(recording.timings)
     facts = facts_of(exchange, context.paths())
     findings = []
