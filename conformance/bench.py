@@ -204,7 +204,8 @@ def run_suite(url: str, key: str, report_dir: Path, *, workers: int | None = Non
     from conformance.target import RUN_CONFIG_ENV
 
     ns = argparse.Namespace(keyword=cases, markexpr=None, exitfirst=False, workers=workers, alluredir=None, verbose=False, quiet=True)
-    cmd = [sys.executable, "-m", "pytest", *pytest_args(ns), "--conformance-report-dir", str(report_dir)]
+    # as `conformance run` does it: one referee process for the run (conformance.referee)
+    cmd = [sys.executable, "-m", "pytest", *pytest_args(ns), "--conformance-report-dir", str(report_dir), "--conformance-referee", "process"]
     env = {k: v for k, v in os.environ.items() if k != RUN_CONFIG_ENV}
     env[EMBEDDED_ENV] = f"{url}|{key}"
     started = time.monotonic()

@@ -107,7 +107,7 @@ def run(run: RunConfig, args: argparse.Namespace) -> int:
         return run_many(run, args, pytest_args(args))
     target = run.targets[0]
     outcome = RunOutcome()
-    with tempfile.TemporaryDirectory(prefix="conformance-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="conformance-") as tmp, referee_for_run():
         config_file = Path(tmp) / "run.json"
         config_file.write_text(run.to_json())
         os.environ[RUN_CONFIG_ENV] = str(config_file)
@@ -121,6 +121,19 @@ def run(run: RunConfig, args: argparse.Namespace) -> int:
         return EXIT_REPORT_FALLBACK
     append_step_summary(run.report_dir)
     return exit_code(int(code), args)
+
+
+@contextlib.contextmanager
+def referee_for_run() -> Iterator[None]:
+    """The run's referee process (conformance.referee), started before pytest so that it imports
+    the clients while pytest starts, and shared by every session of the run (several targets)."""
+    from conformance import referee
+
+    handle = None if os.environ.get(referee.REFEREE_ENV) else referee.start()
+    try:
+        yield
+    finally:
+        referee.stop(handle)
 
 
 def exit_code(code: int, args: argparse.Namespace) -> int:
@@ -168,7 +181,7 @@ def run_many(run: Any, args: argparse.Namespace, pytest_args: Sequence[str]) -> 
     per_target: list[dict[str, Any]] = []
     codes: list[int] = []
     problems: list[str] = []  # report folders that could not be written (results.json went elsewhere)
-    with tempfile.TemporaryDirectory(prefix="conformance-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="conformance-") as tmp, referee_for_run():
         for target, folder in zip(run.targets, dirs):
             print(f"== target {target.name} ({target.base_url or 'embedded reference server'})", flush=True)
             one = RunConfig(targets=[target], strictness=run.strictness, report_dir=str(top / folder),
