@@ -7,8 +7,10 @@ exchanges whatever produced them (the live transport, the proxy, a HAR file, a s
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from itertools import compress
+from typing import Any, Iterator
 
 from conformance.sse import FramingIssue, SSEEvent
 
@@ -75,7 +77,8 @@ class Exchange:
         cached = self.__dict__.get("_json_events")
         if cached is not None and cached[0] is events and cached[1] == len(events):
             return cached[2]
-        found = [(i, e) for i, e in enumerate(events) if e.json is not None]
+        parsed = [e.json is not None for e in events]
+        found = Rows(list(compress(range(len(events)), parsed)), list(compress(events, parsed)))
         self.__dict__["_json_events"] = (events, len(events), found)
         return found
 
@@ -143,6 +146,39 @@ class Exchange:
         if raw is not None and len(raw) > max(limit - used, 0):
             raw, truncated = _prefix(raw, max(limit - used, 0)), True
         return None, events, raw, truncated or not self.raw_complete
+
+
+class Rows(Sequence):
+    """Rows of a table kept as its columns: reading a row (by iterating or indexing) gives a tuple
+    made as it is read. The memos the stream checks share hold a row per event; kept as tuples, a
+    stream of a million events would hold millions more objects that every pass of the garbage
+    collector walks again (measured: most of the cost of a long stream's checks)."""
+
+    __slots__ = ("columns",)
+
+    def __init__(self, *columns: Sequence[Any]) -> None:
+        self.columns = columns
+
+    def __len__(self) -> int:
+        return len(self.columns[0])
+
+    def __iter__(self) -> Iterator[tuple[Any, ...]]:
+        return zip(*self.columns)
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            return Rows(*(column[index] for column in self.columns))
+        return tuple(column[index] for column in self.columns)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, (Rows, list, tuple)):
+            return len(self) == len(other) and all(a == b for a, b in zip(self, other))
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Rows({list(self)!r})"
 
 
 def _prefix(text: str, limit: int) -> str:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import json
+import marshal
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
@@ -69,6 +70,8 @@ class SchemaRegistry:
         self._validators: dict[str, Draft202012Validator] = {}
         self._free_text: dict[str, frozenset[str]] = {}
         self._valid_shapes: set[tuple[str, Any]] = set()
+        self._plans: dict[str, dict[Any, Any]] = {}  # per schema: where the last known instance had free text
+        self._valid_quick: set[tuple[str, bytes | None]] = set()  # (name, _quick_key) of valid instances
 
     def names(self) -> list[str]:
         return sorted(self._schemas)
@@ -91,6 +94,34 @@ class SchemaRegistry:
 
     def resolve_name(self, protocol: str, name: str, strictness: Strictness) -> str:
         return f"{protocol}/{strictness.value}/{name}"
+
+    def known_valid(self, name: str, instance: Any) -> bool:
+        """True when an instance of the same shape already validated against ``name``: then this
+        one is valid too (:meth:`errors` would yield nothing). A cheap test before it.
+
+        Instances of a stream repeat one structure: the free-text strings of the last one that
+        needed its shape computed are where this one is masked (:func:`_masked`) and the result
+        serialised by ``marshal`` (in C, types kept: 1, 1.0 and True differ) is looked up. Equal
+        bytes mean equal instances but for strings at free-text places, i.e. equal shapes."""
+        free_text = self._free_text.get(name)
+        if free_text is None:
+            return False
+        plan = self._plans.get(name)
+        if plan is not None and (name, _quick_key(instance, plan)) in self._valid_quick:
+            return True
+        try:
+            if (name, _shape(instance, free_text)) not in self._valid_shapes:
+                return False
+            plan = _plan(instance, free_text)
+        except (RecursionError, TypeError):
+            return False
+        quick = _quick_key(instance, plan)
+        if quick is not None:
+            self._plans[name] = plan
+            if len(self._valid_quick) >= MAX_SHAPES:
+                self._valid_quick.clear()
+            self._valid_quick.add((name, quick))
+        return True
 
     def errors(self, name: str, instance: Any) -> Iterator[SchemaError_]:
         """Every violation, deepest first within each branch, as instance pointers."""
@@ -148,6 +179,52 @@ def _shape(value: Any, free_text: frozenset[str]) -> Any:
 
 
 _CONTAINERS = (dict, list)
+_MASK = ...  # a free-text string in a quick key (no JSON value is Ellipsis)
+
+
+def _plan(value: Any, free_text: frozenset[str]) -> dict[Any, Any]:
+    """Where ``value`` holds free-text strings: {key or index: _MASK or the plan inside}."""
+    plan: dict[Any, Any] = {}
+    items = value.items() if type(value) is dict else enumerate(value) if type(value) is list else ()
+    for key, item in items:
+        if type(item) is str and type(value) is dict and key in free_text:
+            plan[key] = _MASK
+        elif type(item) in _CONTAINERS:
+            inner = _plan(item, free_text)
+            if inner:
+                plan[key] = inner
+    return plan
+
+
+def _masked(value: Any, plan: dict[Any, Any]) -> Any:
+    """A copy of ``value`` with the strings where ``plan`` says replaced by _MASK (copied along
+    those places only); None when ``value`` has no string at one of them."""
+    if type(value) is not dict and type(value) is not list:
+        return None
+    out = value.copy()
+    for key, inner in plan.items():
+        try:
+            item = value[key]
+        except (KeyError, IndexError, TypeError):
+            return None
+        if inner is _MASK:
+            if type(item) is not str:
+                return None
+            out[key] = _MASK
+        else:
+            item = _masked(item, inner)
+            if item is None:
+                return None
+            out[key] = item
+    return out
+
+
+def _quick_key(value: Any, plan: dict[Any, Any]) -> bytes | None:
+    try:
+        masked = _masked(value, plan)
+        return None if masked is None else marshal.dumps(masked)
+    except (ValueError, RecursionError):  # not a JSON value (marshal refuses it), or too deep
+        return None
 
 
 def _constrained_names(schema: dict[str, Any], resolver: Any) -> set[str]:

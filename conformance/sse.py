@@ -192,33 +192,36 @@ class SSEParser:
     def _plain_events(self, buf: str, pos: int) -> int:
         """The common case, at the start of an event in a buffer without CR: events that are one
         ``data: {...}`` line and a blank line. Each becomes exactly the event the line by line
-        path would make of it (see tests/test_sse.py); anything else is left to that path.
+        path would make of it (tests/test_stream_fast.py); anything else is left to that path.
         Returns where it stopped."""
         if self.saw_done:
             return pos  # what follows [DONE] is an issue: the line by line path records it
-        offset = self._offset
+        start = pos
+        offset = self._offset - pos  # an event's offset is this plus its position in buf
         append = self.events.append
-        while buf.startswith("data: {", pos):
-            nl = buf.find("\n", pos)
-            if nl == -1 or not buf.startswith("\n", nl + 1):
+        startswith, find, scan = buf.startswith, buf.find, _scan_json
+        while startswith("data: {", pos):
+            nl = find("\n", pos)
+            if nl == -1 or not startswith("\n", nl + 1):
                 break  # the event goes on (several lines) or is not complete yet
             data = buf[pos + 6 : nl]
-            event = SSEEvent(None, data, None, None, offset, 1)
             try:
-                value, end = _scan_json(data, 0)
-                if end != len(data):
-                    raise ValueError
-                event.json = value
+                value, end = scan(data, 0)
             except Exception:  # noqa: BLE001 - json.loads says what it is (or raises as it would have)
+                end = -1
+            if end == len(data):
+                append(SSEEvent(None, data, None, None, offset + pos, 1, value))
+            else:
+                event = SSEEvent(None, data, None, None, offset + pos, 1)
                 try:
                     event.json = json.loads(data)
                 except ValueError as exc:
                     event.json_error = str(exc)
-            append(event)
-            offset += nl + 2 - pos
+                append(event)
             pos = nl + 2
-            self._event_offset = offset - 1  # where the line by line path leaves it: the blank line
-        self._offset = offset
+        if pos != start:
+            self._offset = offset + pos
+            self._event_offset = offset + pos - 1  # where the line by line path leaves it: the blank line
         return pos
 
     def _line(self, line: str) -> None:

@@ -190,3 +190,59 @@ def test_sieve_grams_cover_short_secrets():
     assert redactor.spans("xxabcxdxx") == []
     assert not redactor.may_hold(["abc", "dabc", "bcd"])
     assert redactor.may_hold(["xx", "zzABCDzz"])
+
+
+# -- the schema check's quick key ------------------------------------------------------------------
+def _chunk(**changes):
+    chunk = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1700000000, "model": "m",
+             "choices": [{"index": 0, "delta": {"content": "tok"}, "logprobs": None, "finish_reason": None}]}
+    for path, value in changes.items():
+        *where, last = path.split("__")
+        node = chunk
+        for part in where:
+            node = node[int(part)] if isinstance(node, list) else node[part]
+        if value is KeyError:
+            del node[last]
+        else:
+            node[last] = value
+    return chunk
+
+
+VARIANTS = [
+    {}, {"choices__0__delta__content": "other words"}, {"id": "chatcmpl-2"}, {"model": "another"},
+    {"choices__0__index": False}, {"choices__0__index": 0.0}, {"choices__0__index": 1}, {"created": True},
+    {"created": 1700000000.0}, {"object": "chat.completion"}, {"object": "chat.completion.chunk "},
+    {"choices__0__finish_reason": "stop"}, {"choices__0__finish_reason": "bogus"}, {"choices__0__finish_reason": ""},
+    {"choices__0__delta__content": None}, {"choices__0__delta__content": 5}, {"choices__0__delta__content": ["tok"]},
+    {"choices__0__delta__content": KeyError}, {"choices__0__delta__role": "assistant"}, {"choices__0__delta__role": "user"},
+    {"choices__0__delta__refusal": "no"}, {"choices__0__logprobs": {"content": []}}, {"choices": []},
+    {"choices": [{"index": 0, "delta": {"content": "a"}}, {"index": 1, "delta": {"content": "b"}}]},
+    {"choices": {"0": {"index": 0, "delta": {"content": "x"}}}}, {"id": 7}, {"id": KeyError}, {"usage": None},
+    {"usage": {"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3}}, {"system_fingerprint": "fp"},
+]
+
+
+@pytest.mark.parametrize("strictness", ["compatible", "strict"])
+def test_a_chunk_is_known_valid_only_when_the_schema_says_valid(strictness):
+    """Whatever was validated before and in whatever order: known_valid(x) implies no error for x,
+    and a chunk differing from a validated one only in its free text is known valid."""
+    from conformance.schemas import SchemaRegistry, specs_dir
+
+    name = f"openai/{strictness}/chat_chunk"
+    rng = random.Random(12)
+    for _ in range(30):
+        reg = SchemaRegistry(specs_dir() / "schemas")  # a fresh cache each round
+        order = VARIANTS * 2
+        rng.shuffle(order)
+        for changes in order:
+            chunk = _chunk(**changes)
+            if reg.known_valid(name, chunk):
+                assert list(reg.errors(name, chunk)) == [], changes
+            else:
+                list(reg.errors(name, chunk))
+    reg = SchemaRegistry(specs_dir() / "schemas")
+    assert not reg.known_valid(name, _chunk()) and list(reg.errors(name, _chunk())) == []
+    assert reg.known_valid(name, _chunk()) and reg.known_valid(name, _chunk(choices__0__delta__content="more text"))
+    assert reg._valid_quick  # the quick key is what answered
+    assert not reg.known_valid(name, _chunk(choices__0__finish_reason="bogus"))
+    assert not reg.known_valid(name, _chunk(choices__0__index=False))
