@@ -26,6 +26,7 @@ MAX_EVENTS = 500_000
 # ... and how much of it is stored in results.json (bounded recording: the rest is summarised
 # by its size and sha256; checks have seen all of it)
 RECORD_BYTES = 2 * MB
+JSON_DEPTH = 64  # a parsed event nested deeper is scrubbed by Redactor.obj itself, whatever it finds
 REDACT_BATCH = 256  # events whose data are searched for secrets at once (see Redactor.may_hold)
 
 
@@ -287,9 +288,12 @@ class Recorder:
                 if redactor.may_hold([event.data for event in batch]):
                     for event in batch:
                         self._redact_event(event)
-                else:  # no secret in any event's data: only what escapes may hide is left to look at
-                    for event in batch:
-                        if event.json is not None and "\\" in event.data:
+                else:  # no secret in any event's data: only what JSON escapes may hide is left to look at
+                    escaped = [event for event in batch if event.json is not None and "\\" in event.data
+                               and (redactor.escapes_may_hide(event.data) or _deeper_than(event.data, JSON_DEPTH))]
+                    strings: list[str] = []
+                    if escaped and (not all(_json_strings(event.json, strings) for event in escaped) or redactor.may_hold(strings)):
+                        for event in escaped:
                             self._redact_event(event)
             if redactor.hits > before and "stream" not in ex.secret_echo:
                 ex.secret_echo.append("stream")
@@ -321,6 +325,38 @@ class Recorder:
             except RecursionError:
                 event.json = None
         return event
+
+
+def _deeper_than(data: str, depth: int) -> bool:
+    """Whether the JSON text may nest deeper than ``depth`` (Redactor.obj may then give up on it)."""
+    return data.count("{") + data.count("[") > depth
+
+
+def _json_strings(value: Any, out: list[str], depth: int = JSON_DEPTH) -> bool:
+    """Append every string of a parsed JSON value (keys too) to ``out``: what Redactor.obj would
+    scrub. False when it is nested deeper than ``depth`` (then let Redactor.obj judge it)."""
+    stack = [(value, 0)]
+    while stack:
+        node, level = stack.pop()
+        if level > depth:
+            return False
+        kind = type(node)
+        if kind is dict:
+            for key, item in node.items():
+                out.append(key if type(key) is str else str(key))
+                if type(item) is str:
+                    out.append(item)
+                elif type(item) is dict or type(item) is list:
+                    stack.append((item, level + 1))
+        elif kind is list:
+            for item in node:
+                if type(item) is str:
+                    out.append(item)
+                elif type(item) is dict or type(item) is list:
+                    stack.append((item, level + 1))
+        elif kind is str:
+            out.append(node)
+    return True
 
 
 def _size(n: int) -> str:

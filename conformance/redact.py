@@ -28,6 +28,9 @@ SENSITIVE_HEADERS = frozenset(
     {"authorization", "x-api-key", "api-key", "proxy-authorization", "cookie", "set-cookie", "x-goog-api-key"}
 )
 WINDOW = 8  # a piece of a secret this long or longer is a secret
+# JSON's two-character escapes and what each stands for
+JSON_ESCAPES = (('\\"', '"'), ("\\\\", "\\"), ("\\/", "/"), ("\\b", "\b"), ("\\f", "\f"), ("\\n", "\n"), ("\\r", "\r"), ("\\t", "\t"))
+SIEVE_FROM = 32  # characters: on a shorter text the regex alone is as fast as the sieve (see _Sieve)
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 _SECRET_NAME = re.compile(r"key|token|secret|auth|password|credential|session", re.IGNORECASE)
 
@@ -67,6 +70,7 @@ class Redactor:
         self._loud: Redactor | None = None
         self._pattern: re.Pattern[str] | None = None
         self._sieve: _Sieve | None = None
+        self._risky_escapes: list[str] = []
         self.hits = 0
         for secret in secrets:
             self.add(secret)
@@ -100,7 +104,20 @@ class Redactor:
             words = {s.lower() for s in literals}
             self._pattern = re.compile(_trie_regex(words))
             self._sieve = _Sieve(words)
+            chars = set().union(*words)
+            self._risky_escapes = [sequence for sequence, char in JSON_ESCAPES if char in chars]
         return self._pattern
+
+    def escapes_may_hide(self, data: str) -> bool:
+        """Whether the strings of the JSON text ``data``, in which :meth:`spans` found nothing,
+        may still hold a secret once their escapes are decoded. Not when ``data`` is ASCII with
+        no ``\\u`` escape and no escape of a character that is in some form of a secret: then
+        every piece of a secret in a decoded string is a run of characters written as they are,
+        so it would have been in ``data``."""
+        self._compiled()
+        if not data.isascii() or "\\u" in data:
+            return True
+        return any(sequence in data for sequence in self._risky_escapes)
 
     def may_hold(self, values: Iterable[str]) -> bool:
         """False only when no secret is in any of ``values`` (:meth:`spans` would find nothing in
@@ -112,10 +129,11 @@ class Redactor:
         if not values:
             return False
         joined = "\n".join(values)  # a piece of a secret in one value is a piece of the whole
-        if not joined.isascii():  # lower() of a joined text may differ from the joined lower()s
+        low = joined.lower()  # the values lower-cased as spans() does ('\n' ends a word for the final sigma)
+        if len(low) != len(joined):  # a character that lower-cases to several: spans() does otherwise
             return any(self.spans(value) for value in values)
         assert self._sieve is not None
-        return self._sieve.may_hold(joined.lower())
+        return self._sieve.may_hold(low)
 
     def spans(self, value: str) -> list[tuple[int, int]]:
         """Where secrets (in any form, whole or in pieces) are in ``value``: merged spans."""
@@ -126,7 +144,7 @@ class Redactor:
         if len(low) != len(value):  # a non-ASCII character that lower-cases to several
             low = value.translate(_ASCII_LOWER)
         assert self._sieve is not None
-        if not self._sieve.may_hold(low):
+        if len(low) >= SIEVE_FROM and not self._sieve.may_hold(low):
             return []
         merged: list[tuple[int, int]] = []
         pos = 0

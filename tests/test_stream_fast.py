@@ -24,7 +24,7 @@ SECRET = "sk-fast-path-secret-0123456789abcdef"
 # every 7th character \u-escaped: no piece of 8 is in the data, the whole secret is in its JSON
 ESCAPED = "".join(f"\\u{ord(c):04x}" if i % 7 == 0 else c for i, c in enumerate(SECRET))
 TEXTS = [
-    "hello", "tok ", "line\nbreak", 'quote " and \\ backslash', "é accent", "Σ sigma ΑΣ", "\u2028 separator",
+    "hello", "tok ", "line\nbreak", "İstanbul", "ΑΣ'. end", 'quote " and \\ backslash', "é accent", "Σ sigma ΑΣ", "\u2028 separator",
     SECRET, SECRET.upper(), SECRET[5:13], f"key={SECRET[:10]}****{SECRET[-10:]}",
     base64.b64encode(f"Bearer {SECRET}".encode()).decode(), quote(SECRET, safe=""),
     "".join(f"%{b:02X}" for b in SECRET.encode()), "sk-fast", "fast-path", "secret-0", "path-sec",
@@ -159,15 +159,29 @@ def test_a_secret_split_across_chunks_and_events_of_a_clean_batch_is_scrubbed(mo
         assert SECRET not in json.dumps(ex.to_dict(record_limit=10**9))
 
 
+@pytest.mark.parametrize("depth", [1, 63, 64, 65, 200, 900])
+def test_secrets_behind_escapes_in_keys_and_deep_json_are_treated_as_before(depth, monkeypatch):
+    events = [f'{{"n": {i}, "t": "a\\nb"}}' for i in range(600)]
+    events[10] = f'{{"{ESCAPED}": 1, "t": "x\\ty"}}'  # in a key (the batch of the first 256 events)
+    events[300] = '{"k": ' * depth + '"a\\nb"' + "}" * depth  # no secret, deep (the second batch)
+    events[520] = '{"k": ' * depth + f'"{ESCAPED}"' + "}" * depth  # a secret, deep (the third batch)
+    data = "".join(f"data: {e}\n\n" for e in events).encode()
+    fast, fast_hits = _record(data, [], slow=False, monkeypatch=monkeypatch)
+    slow, slow_hits = _record(data, [], slow=True, monkeypatch=monkeypatch)
+    assert fast.events == slow.events and fast_hits == slow_hits and fast.secret_echo == slow.secret_echo == ["stream"]
+    assert fast.events[10].json == {REDACTED: 1, "t": "x\ty"}
+    assert SECRET not in json.dumps([e.json for e in fast.events])
+
+
 @pytest.mark.parametrize("seed", range(200))
 def test_the_sieve_never_hides_what_the_regex_finds(seed, monkeypatch):
     rng = random.Random(seed)
-    secrets = [SECRET, "abcd", "pässwörd-ünïcode-42", "tok_\U0001F511_emoji_key"][: rng.randint(1, 4)]
+    secrets = [SECRET, "abcd", "pässwörd-ünïcode-42", "tok_\U0001F511_emoji_key", "κλειδί-ΣΟΦΙΑΣ-2024"][: rng.randint(1, 5)]
     quiet = rng.choice([None, "made-up-key-value-000"])
     redactor = Redactor(secrets)
     if quiet:
         redactor.add(quiet, echo=False)
-    alphabet = "abcdefghijklmnopqrstuvwxyz0123456789-_%\\\"{}: äöüΣς\U0001F511"
+    alphabet = "abcdefghijklmnopqrstuvwxyz0123456789-_%\\\"{}: äöüΣςİ'.\U0001F511"
     pieces = []
     for _ in range(rng.randint(1, 8)):
         secret = rng.choice(secrets + ([quiet] if quiet else []))
@@ -246,3 +260,27 @@ def test_a_chunk_is_known_valid_only_when_the_schema_says_valid(strictness):
     assert reg._valid_quick  # the quick key is what answered
     assert not reg.known_valid(name, _chunk(choices__0__finish_reason="bogus"))
     assert not reg.known_valid(name, _chunk(choices__0__index=False))
+
+
+def test_an_escaped_slash_can_hide_a_base64_form_and_is_looked_through(monkeypatch):
+    secret = "sk-slash-???-key-0123456789"
+    redactor = Redactor([secret])
+    whole = base64.b64encode(secret.encode()).decode()
+    slash = whole.index("/")
+    # a piece of the base64 form around its '/': found as is, but not once JSON escapes the '/'
+    encoded = next(whole[a:b] for a in range(slash, -1, -1) for b in range(slash + 1, len(whole) + 1)
+                   if redactor.spans(whole[a:b]) and not redactor.spans(whole[a:b].replace("/", "\\/")))
+    escaped = encoded.replace("/", "\\/")
+    events = [f'{{"n": {i}, "t": "a\\nb"}}' for i in range(50)] + [f'{{"t": "{escaped}"}}']
+    data = "".join(f"data: {e}\n\n" for e in events).encode()
+    ex = Exchange(index=0, method="POST", url="http://x/v1/chat/completions", request_headers={}, request_body={"stream": True},
+                  status=200, headers={"content-type": "text/event-stream"})
+    redactor = Redactor([secret])
+    recorder = Recorder(ex, redactor, stream=True)
+    recorder.feed(data)
+    recorder.finish()
+    assert REDACTED in ex.events[-1].json["t"] and encoded not in json.dumps(ex.events[-1].json)
+    assert ex.secret_echo == ["stream"]
+    assert not redactor.escapes_may_hide('{"t": "a\\nb \\"quoted\\""}')  # escapes no form of the secret has
+    assert redactor.escapes_may_hide('{"t": "a\\/b"}') and redactor.escapes_may_hide('{"t": "\\u0041"}')
+    assert redactor.escapes_may_hide('{"t": "é\\n"}')
