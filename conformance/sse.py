@@ -73,6 +73,9 @@ class SSEParser:
     """Feed bytes with :meth:`feed`, then call :meth:`close`. Events and issues accumulate."""
 
     expect_done: bool = False
+    # plain events (one 'data: {...}' line) get their JSON parsed by parse_deferred(), not as they
+    # arrive: a recorder parses a whole stream at once, at its end (see exchange.Recorder.finish)
+    defer_json: bool = False
     events: list[SSEEvent] = field(default_factory=list)
     issues: list[FramingIssue] = field(default_factory=list)
     comments: list[str] = field(default_factory=list)
@@ -90,6 +93,7 @@ class SSEParser:
         self._reset_event()
         self._closed = False
         self.saw_done = False
+        self._deferred: list[SSEEvent] = []
 
     # -- input ---------------------------------------------------------------------------
     def feed(self, chunk: bytes) -> list[SSEEvent]:
@@ -199,30 +203,27 @@ class SSEParser:
         start = pos
         offset = self._offset - pos  # an event's offset is this plus its position in buf
         append = self.events.append
-        startswith, find, scan = buf.startswith, buf.find, _scan_json
+        startswith, find = buf.startswith, buf.find
+        first = len(self.events)
         while startswith("data: {", pos):
             nl = find("\n", pos)
             if nl == -1 or not startswith("\n", nl + 1):
                 break  # the event goes on (several lines) or is not complete yet
-            data = buf[pos + 6 : nl]
-            try:
-                value, end = scan(data, 0)
-            except Exception:  # noqa: BLE001 - json.loads says what it is (or raises as it would have)
-                end = -1
-            if end == len(data):
-                append(SSEEvent(None, data, None, None, offset + pos, 1, value))
-            else:
-                event = SSEEvent(None, data, None, None, offset + pos, 1)
-                try:
-                    event.json = json.loads(data)
-                except ValueError as exc:
-                    event.json_error = str(exc)
-                append(event)
+            append(SSEEvent(None, buf[pos + 6 : nl], None, None, offset + pos, 1))
             pos = nl + 2
+        if self.defer_json:
+            self._deferred.extend(self.events[first:])
+        else:
+            _parse_plain(self.events[first:])
         if pos != start:
             self._offset = offset + pos
             self._event_offset = offset + pos - 1  # where the line by line path leaves it: the blank line
         return pos
+
+    def parse_deferred(self) -> None:
+        """Parse the JSON of the plain events that ``defer_json`` left unparsed."""
+        deferred, self._deferred = self._deferred, []
+        _parse_plain(deferred)
 
     def _line(self, line: str) -> None:
         if line == "":
@@ -312,6 +313,25 @@ class SSEParser:
                         )
                     )
         self.events.append(event)
+
+
+def _parse_plain(events: list[SSEEvent]) -> None:
+    """The JSON of events that are one data line starting with '{': what _dispatch would make
+    of them (json, or json_error)."""
+    scan = _scan_json
+    for event in events:
+        data = event.data
+        try:
+            value, end = scan(data, 0)
+        except Exception:  # noqa: BLE001 - json.loads says what it is (or raises as it would have)
+            end = -1
+        if end == len(data):
+            event.json = value
+            continue
+        try:
+            event.json = json.loads(data)
+        except ValueError as exc:
+            event.json_error = str(exc)
 
 
 def _find_line_end(buf: str, pos: int) -> tuple[int, int] | None:

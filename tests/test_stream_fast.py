@@ -284,3 +284,25 @@ def test_an_escaped_slash_can_hide_a_base64_form_and_is_looked_through(monkeypat
     assert not redactor.escapes_may_hide('{"t": "a\\nb \\"quoted\\""}')  # escapes no form of the secret has
     assert redactor.escapes_may_hide('{"t": "a\\/b"}') and redactor.escapes_may_hide('{"t": "\\u0041"}')
     assert redactor.escapes_may_hide('{"t": "é\\n"}')
+
+
+def test_the_recorder_parses_plain_events_at_the_end_with_collection_paused_and_restored(monkeypatch):
+    import gc
+
+    seen = []
+    monkeypatch.setattr(SSEParser, "parse_deferred", lambda self, original=SSEParser.parse_deferred: (seen.append(gc.isenabled()), original(self)))
+    data = b'data: {"a": 1}\n\ndata: {"b": \n\ndata: [DONE]\n\n'
+    for enabled in (True, False):
+        (gc.enable if enabled else gc.disable)()
+        try:
+            ex, _ = _record(data, [3], slow=False, monkeypatch=monkeypatch)
+            assert gc.isenabled() is enabled
+        finally:
+            gc.enable()
+        assert [e.json for e in ex.events] == [{"a": 1}, None, None] and ex.events[1].json_error
+    assert seen == [False, False]
+    parser = SSEParser(defer_json=True)
+    parser.feed(b'data: {"a": 1}\n\n')
+    assert parser.events[0].json is None
+    parser.parse_deferred()
+    assert parser.events[0].json == {"a": 1}
