@@ -70,6 +70,7 @@ class SchemaRegistry:
         self._validators: dict[str, Draft202012Validator] = {}
         self._free_text: dict[str, frozenset[str]] = {}
         self._valid_shapes: set[tuple[str, Any]] = set()
+        self._templates: dict[str, Any] = {}  # per schema: the last known valid instance as a _template
         self._plans: dict[str, dict[Any, Any]] = {}  # per schema: where the last known instance had free text
         self._valid_quick: set[tuple[str, bytes | None]] = set()  # (name, _quick_key) of valid instances
 
@@ -106,13 +107,21 @@ class SchemaRegistry:
         free_text = self._free_text.get(name)
         if free_text is None:
             return False
+        template = self._templates.get(name)
+        try:
+            if template is not None and instance == template:
+                return True
+        except RecursionError:
+            pass
         plan = self._plans.get(name)
         if plan is not None and (name, _quick_key(instance, plan)) in self._valid_quick:
+            self._templates[name] = _template(instance, free_text)
             return True
         try:
             if (name, _shape(instance, free_text)) not in self._valid_shapes:
                 return False
             plan = _plan(instance, free_text)
+            self._templates[name] = _template(instance, free_text)
         except (RecursionError, TypeError):
             return False
         quick = _quick_key(instance, plan)
@@ -180,6 +189,48 @@ def _shape(value: Any, free_text: frozenset[str]) -> Any:
 
 _CONTAINERS = (dict, list)
 _MASK = ...  # a free-text string in a quick key (no JSON value is Ellipsis)
+
+
+class _AnyText:
+    """Equal to any string (and only to one): a free-text place in a _template."""
+
+    __slots__ = ()
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is str
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+class _Exact:
+    """Equal to a number of the same type and value only (1, 1.0 and True are all equal in Python)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self.value) and other == self.value
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+_ANY_TEXT = _AnyText()
+
+
+def _template(value: Any, free_text: frozenset[str]) -> Any:
+    """A copy of a valid instance that ``==`` (in C, but for its free-text places and numbers)
+    finds equal to exactly the instances of the same shape, key order aside (validation does not
+    see key order)."""
+    kind = type(value)
+    if kind is dict:
+        return {k: _ANY_TEXT if type(v) is str and k in free_text else _template(v, free_text) for k, v in value.items()}
+    if kind is list:
+        return [_template(v, free_text) for v in value]
+    if kind is str or value is None:
+        return value
+    return _Exact(value)  # numbers, booleans, and anything else: only its own type and value
 
 
 def _plan(value: Any, free_text: frozenset[str]) -> dict[Any, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import islice
 from typing import Any, Iterator
 
 from conformance.checks import Violation, check, rule
@@ -44,7 +45,11 @@ def _chunks(exchange: Exchange) -> Rows:
     positions, values = [], []
     for position, event in exchange.json_events():
         value = event.json
-        if isinstance(value, dict) and "error" not in value and not is_annotation(value):
+        # not is_annotation(value), inline: this runs once per event
+        if type(value) is dict and "error" not in value and (value.get("object") == "chat.completion.chunk" or value.get("choices")):
+            positions.append(position)
+            values.append(value)
+        elif isinstance(value, dict) and "error" not in value and not is_annotation(value):  # a dict subclass
             positions.append(position)
             values.append(value)
     return Rows(positions, values)
@@ -102,7 +107,7 @@ def check_stream_done_terminator(exchange: Exchange) -> Iterator[Violation]:
     if not exchange.saw_done:
         yield Violation("the stream closed without 'data: [DONE]'", f"/exchanges/{exchange.index}/response/events")
         return
-    last = max(i for i, e in enumerate(events) if e.is_done)
+    last = next(i for i in range(len(events) - 1, -1, -1) if events[i].is_done)  # the last [DONE]
     if last != len(events) - 1:
         yield Violation(f"{len(events) - 1 - last} event(s) after 'data: [DONE]'", f"/exchanges/{exchange.index}/response/events/{last + 1}", rule="events_after")
 
@@ -199,7 +204,7 @@ def check_stream_constant_fields(exchange: Exchange) -> Iterator[Violation]:
     for field in ("id", "created", "model"):
         if field == "created" and _clock_stamped(exchange, [c.get("created") for _, c in items]):
             continue
-        for position, chunk in items[1:]:
+        for position, chunk in islice(items, 1, None):
             if field in chunk and field in first and chunk[field] != first[field]:
                 yield Violation(f"chunk {field} changed from {first[field]!r} to {chunk[field]!r}", exchange.event_ptr(position, f"/{field}"), rule=None if field == "id" else field)
                 break
