@@ -9,7 +9,8 @@ free-text properties (``content``, ``text``, ``arguments``, …) abstracted, so 
 a stream that differs from the first only in its text is not validated again. A property name is
 abstracted only when the registry proves its value can never change a verdict: no schema anywhere
 constrains a string under that name beyond its type (no enum, const, pattern, length or format,
-also through $ref, anyOf, oneOf and allOf). Instances with errors are always validated in full.
+also through $ref, anyOf, oneOf and allOf). Instances with errors are always validated in full. :meth:`SchemaRegistry.known_valid` answers
+the same question faster for the chunks of a stream (the stream checks ask it first).
 """
 
 from __future__ import annotations
@@ -98,12 +99,16 @@ class SchemaRegistry:
 
     def known_valid(self, name: str, instance: Any) -> bool:
         """True when an instance of the same shape already validated against ``name``: then this
-        one is valid too (:meth:`errors` would yield nothing). A cheap test before it.
+        one is valid too (:meth:`errors` would yield nothing). A cheap test before it, for the
+        chunks of a stream, which repeat a few structures:
 
-        Instances of a stream repeat one structure: the free-text strings of the last one that
-        needed its shape computed are where this one is masked (:func:`_masked`) and the result
-        serialised by ``marshal`` (in C, types kept: 1, 1.0 and True differ) is looked up. Equal
-        bytes mean equal instances but for strings at free-text places, i.e. equal shapes."""
+        1. equal (``==``, in C) to a :func:`_template` of the last instance found valid;
+        2. else masked (:func:`_masked`) where the last instance whose shape was computed had its
+           free text, serialised by ``marshal`` (in C, types kept: 1, 1.0 and True differ) and
+           looked up among the valid ones (streams whose chunks alternate, e.g. choice 0 and 1);
+        3. else its :func:`_shape` looked up, as :meth:`errors` does.
+        Each says "same shape" only for instances that differ from a valid one at most in the text
+        of free-text places (and, for 1, in key order, which validation does not see)."""
         free_text = self._free_text.get(name)
         if free_text is None:
             return False
