@@ -9,13 +9,14 @@ split across chunks) are recorded both ways and compared field by field.
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import random
 from urllib.parse import quote
 
 import pytest
 
-from conformance import redact, sse
+from conformance import redact
 from conformance.exchange import Exchange, Recorder
 from conformance.redact import REDACTED, Redactor
 from conformance.sse import SSEParser
@@ -86,7 +87,7 @@ def _stream(seed: int) -> tuple[bytes, list[int]]:
 
 def _chunks(data: bytes, cuts: list[int]) -> list[bytes]:
     bounds = [0, *cuts, len(data)]
-    return [data[a:b] for a, b in zip(bounds, bounds[1:])]
+    return [data[a:b] for a, b in itertools.pairwise(bounds)]
 
 
 def _parse(data: bytes, cuts: list[int], fast: bool) -> SSEParser:

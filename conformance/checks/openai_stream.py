@@ -45,11 +45,11 @@ def _chunks(exchange: Exchange) -> Rows:
     positions, values = [], []
     for position, event in exchange.json_events():
         value = event.json
-        # not is_annotation(value), inline: this runs once per event
-        if type(value) is dict and "error" not in value and (value.get("object") == "chat.completion.chunk" or value.get("choices")):
-            positions.append(position)
-            values.append(value)
-        elif isinstance(value, dict) and "error" not in value and not is_annotation(value):  # a dict subclass
+        if type(value) is dict:  # what follows is `not is_annotation(value)`, inline: this runs once per event
+            keep = "error" not in value and (value.get("object") == "chat.completion.chunk" or bool(value.get("choices")))
+        else:
+            keep = isinstance(value, dict) and "error" not in value and not is_annotation(value)
+        if keep:
             positions.append(position)
             values.append(value)
     return Rows(positions, values)
