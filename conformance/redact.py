@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import base64
 import re
+import sys
+from array import array
 from typing import Any, Iterable
 from urllib.parse import quote
 
@@ -26,6 +28,9 @@ SENSITIVE_HEADERS = frozenset(
     {"authorization", "x-api-key", "api-key", "proxy-authorization", "cookie", "set-cookie", "x-goog-api-key"}
 )
 WINDOW = 8  # a piece of a secret this long or longer is a secret
+# JSON's two-character escapes and what each stands for
+JSON_ESCAPES = (('\\"', '"'), ("\\\\", "\\"), ("\\/", "/"), ("\\b", "\b"), ("\\f", "\f"), ("\\n", "\n"), ("\\r", "\r"), ("\\t", "\t"))
+SIEVE_FROM = 32  # characters: on a shorter text the regex alone is as fast as the sieve (see _Sieve)
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 _SECRET_NAME = re.compile(r"key|token|secret|auth|password|credential|session", re.IGNORECASE)
 
@@ -64,6 +69,8 @@ class Redactor:
         self._quiet: set[str] = set()  # scrubbed, but finding them is not an echo (e.g. a made-up wrong key)
         self._loud: Redactor | None = None
         self._pattern: re.Pattern[str] | None = None
+        self._sieve: _Sieve | None = None
+        self._risky_escapes: list[str] = []
         self.hits = 0
         for secret in secrets:
             self.add(secret)
@@ -75,7 +82,7 @@ class Redactor:
             self._secrets.add(secret)
             if not echo:
                 self._quiet.add(secret)
-            self._pattern = self._loud = None
+            self._pattern = self._loud = self._sieve = None
 
     @property
     def secrets(self) -> frozenset[str]:
@@ -94,8 +101,39 @@ class Redactor:
             literals: set[str] = set()
             for piece in pieces:
                 literals |= _forms(piece)
-            self._pattern = re.compile(_trie_regex({s.lower() for s in literals}))
+            words = {s.lower() for s in literals}
+            self._pattern = re.compile(_trie_regex(words))
+            self._sieve = _Sieve(words)
+            chars = set().union(*words)
+            self._risky_escapes = [sequence for sequence, char in JSON_ESCAPES if char in chars]
         return self._pattern
+
+    def escapes_may_hide(self, data: str) -> bool:
+        """Whether the strings of the JSON text ``data``, in which :meth:`spans` found nothing,
+        may still hold a secret once their escapes are decoded. Not when ``data`` is ASCII with
+        no ``\\u`` escape and no escape of a character that is in some form of a secret: then
+        every piece of a secret in a decoded string is a run of characters written as they are,
+        so it would have been in ``data``."""
+        self._compiled()
+        if not data.isascii() or "\\u" in data:
+            return True
+        return any(sequence in data for sequence in self._risky_escapes)
+
+    def may_hold(self, values: Iterable[str]) -> bool:
+        """False only when no secret is in any of ``values`` (:meth:`spans` would find nothing in
+        each): a cheap test over many short texts at once (a stream's events) before scrubbing
+        them one by one."""
+        if self._compiled() is None:
+            return False
+        values = list(values)
+        if not values:
+            return False
+        joined = "\n".join(values)  # a piece of a secret in one value is a piece of the whole
+        low = joined.lower()  # the values lower-cased as spans() does ('\n' ends a word for the final sigma)
+        if len(low) != len(joined):  # a character that lower-cases to several: spans() does otherwise
+            return any(self.spans(value) for value in values)
+        assert self._sieve is not None
+        return self._sieve.may_hold(low)
 
     def spans(self, value: str) -> list[tuple[int, int]]:
         """Where secrets (in any form, whole or in pieces) are in ``value``: merged spans."""
@@ -105,6 +143,9 @@ class Redactor:
         low = value.lower()
         if len(low) != len(value):  # a non-ASCII character that lower-cases to several
             low = value.translate(_ASCII_LOWER)
+        assert self._sieve is not None
+        if len(low) >= SIEVE_FROM and not self._sieve.may_hold(low):
+            return []
         merged: list[tuple[int, int]] = []
         pos = 0
         while True:
@@ -162,6 +203,45 @@ class Redactor:
         if isinstance(value, dict):
             return {self.text(str(k)): self.obj(v) for k, v in value.items()}
         return value
+
+
+class _Sieve:
+    """A cheap, exact "no" for the secret regex: whether any of ``words`` (the literals the regex
+    matches) is in a text, at C speed.
+
+    Every word is at least ``2 * size - 1`` bytes long in UTF-8, so wherever it occurs in the
+    text it covers a whole block of ``size`` bytes at an offset that is a multiple of ``size``.
+    The text's aligned blocks are read as integers in one go (``array``) and intersected with the
+    set of every ``size``-byte gram of every word; only the words holding a gram that is there
+    are then looked for (``in``). No gram in common, or none of those words there, means none
+    of ``words`` is in the text: the regex would find nothing."""
+
+    def __init__(self, words: set[str]) -> None:
+        encoded = {word: word.encode("utf-8", "surrogatepass") for word in words}
+        shortest = min((len(b) for b in encoded.values()), default=0)
+        self.code = "I" if shortest >= 7 and array("I").itemsize == 4 else "H"
+        self.size = array(self.code).itemsize
+        if shortest < 2 * self.size - 1 or self.size not in (2, 4):
+            self.code = ""  # no sieve: every text goes to the regex
+        grams: dict[int, set[str]] = {}
+        if self.code:
+            for word, raw in encoded.items():
+                for k in range(len(raw) - self.size + 1):
+                    grams.setdefault(int.from_bytes(raw[k : k + self.size], sys.byteorder), set()).add(word)
+        self.grams = {gram: tuple(sorted(found)) for gram, found in grams.items()}
+        self.keys = frozenset(self.grams)
+
+    def may_hold(self, low: str) -> bool:
+        """False when no word is in ``low`` (already lower-cased as the regex sees it)."""
+        if not self.code:
+            return True
+        raw = low.encode("utf-8", "surrogatepass")
+        blocks = array(self.code)
+        blocks.frombytes(memoryview(raw)[: len(raw) - len(raw) % self.size])
+        for gram in self.keys.intersection(blocks):
+            if any(map(low.__contains__, self.grams[gram])):
+                return True
+        return False
 
 
 def _trie_regex(words: set[str]) -> str:

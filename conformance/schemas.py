@@ -9,13 +9,15 @@ free-text properties (``content``, ``text``, ``arguments``, …) abstracted, so 
 a stream that differs from the first only in its text is not validated again. A property name is
 abstracted only when the registry proves its value can never change a verdict: no schema anywhere
 constrains a string under that name beyond its type (no enum, const, pattern, length or format,
-also through $ref, anyOf, oneOf and allOf). Instances with errors are always validated in full.
+also through $ref, anyOf, oneOf and allOf). Instances with errors are always validated in full. :meth:`SchemaRegistry.known_valid` answers
+the same question faster for the chunks of a stream (the stream checks ask it first).
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import marshal
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
@@ -69,6 +71,9 @@ class SchemaRegistry:
         self._validators: dict[str, Draft202012Validator] = {}
         self._free_text: dict[str, frozenset[str]] = {}
         self._valid_shapes: set[tuple[str, Any]] = set()
+        self._templates: dict[str, Any] = {}  # per schema: the last known valid instance as a _template
+        self._plans: dict[str, dict[Any, Any]] = {}  # per schema: where the last known instance had free text
+        self._valid_quick: set[tuple[str, bytes | None]] = set()  # (name, _quick_key) of valid instances
 
     def names(self) -> list[str]:
         return sorted(self._schemas)
@@ -91,6 +96,46 @@ class SchemaRegistry:
 
     def resolve_name(self, protocol: str, name: str, strictness: Strictness) -> str:
         return f"{protocol}/{strictness.value}/{name}"
+
+    def known_valid(self, name: str, instance: Any) -> bool:
+        """True when an instance of the same shape already validated against ``name``: then this
+        one is valid too (:meth:`errors` would yield nothing). A cheap test before it, for the
+        chunks of a stream, which repeat a few structures:
+
+        1. equal (``==``, in C) to a :func:`_template` of the last instance found valid;
+        2. else masked (:func:`_masked`) where the last instance whose shape was computed had its
+           free text, serialised by ``marshal`` (in C, types kept: 1, 1.0 and True differ) and
+           looked up among the valid ones (streams whose chunks alternate, e.g. choice 0 and 1);
+        3. else its :func:`_shape` looked up, as :meth:`errors` does.
+        Each says "same shape" only for instances that differ from a valid one at most in the text
+        of free-text places (and, for 1, in key order, which validation does not see)."""
+        free_text = self._free_text.get(name)
+        if free_text is None:
+            return False
+        template = self._templates.get(name)
+        try:
+            if template is not None and instance == template:
+                return True
+        except RecursionError:
+            pass
+        plan = self._plans.get(name)
+        if plan is not None and (name, _quick_key(instance, plan)) in self._valid_quick:
+            self._templates[name] = _template(instance, free_text)
+            return True
+        try:
+            if (name, _shape(instance, free_text)) not in self._valid_shapes:
+                return False
+            plan = _plan(instance, free_text)
+            self._templates[name] = _template(instance, free_text)
+        except (RecursionError, TypeError):
+            return False
+        quick = _quick_key(instance, plan)
+        if quick is not None:
+            self._plans[name] = plan
+            if len(self._valid_quick) >= MAX_SHAPES:
+                self._valid_quick.clear()
+            self._valid_quick.add((name, quick))
+        return True
 
     def errors(self, name: str, instance: Any) -> Iterator[SchemaError_]:
         """Every violation, deepest first within each branch, as instance pointers."""
@@ -148,6 +193,94 @@ def _shape(value: Any, free_text: frozenset[str]) -> Any:
 
 
 _CONTAINERS = (dict, list)
+_MASK = ...  # a free-text string in a quick key (no JSON value is Ellipsis)
+
+
+class _AnyText:
+    """Equal to any string (and only to one): a free-text place in a _template."""
+
+    __slots__ = ()
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is str
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+class _Exact:
+    """Equal to a number of the same type and value only (1, 1.0 and True are all equal in Python)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self.value) and other == self.value
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+_ANY_TEXT = _AnyText()
+
+
+def _template(value: Any, free_text: frozenset[str]) -> Any:
+    """A copy of a valid instance that ``==`` (in C, but for its free-text places and numbers)
+    finds equal to exactly the instances of the same shape, key order aside (validation does not
+    see key order)."""
+    kind = type(value)
+    if kind is dict:
+        return {k: _ANY_TEXT if type(v) is str and k in free_text else _template(v, free_text) for k, v in value.items()}
+    if kind is list:
+        return [_template(v, free_text) for v in value]
+    if kind is str or value is None:
+        return value
+    return _Exact(value)  # numbers, booleans, and anything else: only its own type and value
+
+
+def _plan(value: Any, free_text: frozenset[str]) -> dict[Any, Any]:
+    """Where ``value`` holds free-text strings: {key or index: _MASK or the plan inside}."""
+    plan: dict[Any, Any] = {}
+    items = value.items() if type(value) is dict else enumerate(value) if type(value) is list else ()
+    for key, item in items:
+        if type(item) is str and type(value) is dict and key in free_text:
+            plan[key] = _MASK
+        elif type(item) in _CONTAINERS:
+            inner = _plan(item, free_text)
+            if inner:
+                plan[key] = inner
+    return plan
+
+
+def _masked(value: Any, plan: dict[Any, Any]) -> Any:
+    """A copy of ``value`` with the strings where ``plan`` says replaced by _MASK (copied along
+    those places only); None when ``value`` has no string at one of them."""
+    if type(value) is not dict and type(value) is not list:
+        return None
+    out = value.copy()
+    for key, inner in plan.items():
+        try:
+            item = value[key]
+        except (KeyError, IndexError, TypeError):
+            return None
+        if inner is _MASK:
+            if type(item) is not str:
+                return None
+            out[key] = _MASK
+        else:
+            item = _masked(item, inner)
+            if item is None:
+                return None
+            out[key] = item
+    return out
+
+
+def _quick_key(value: Any, plan: dict[Any, Any]) -> bytes | None:
+    try:
+        masked = _masked(value, plan)
+        return None if masked is None else marshal.dumps(masked)
+    except (ValueError, RecursionError):  # not a JSON value (marshal refuses it), or too deep
+        return None
 
 
 def _constrained_names(schema: dict[str, Any], resolver: Any) -> set[str]:

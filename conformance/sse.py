@@ -33,6 +33,9 @@ KNOWN_FIELDS = ("data", "event", "id", "retry")
 # a field name as servers write one ('x-vendor-trace', 'ping'); a JSON document or prose is not one
 _FIELD_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,63}")
 DONE = "[DONE]"
+# json.loads without its wrapper (whitespace and BOM checks): used only where it gives the same
+# value; anything else goes through json.loads itself, for its exact error
+_scan_json = json.JSONDecoder().scan_once
 
 
 MAX_KEPT = 10_000  # comments and framing issues kept per stream (an endless stream of them costs no more)
@@ -70,10 +73,15 @@ class SSEParser:
     """Feed bytes with :meth:`feed`, then call :meth:`close`. Events and issues accumulate."""
 
     expect_done: bool = False
+    # plain events (one 'data: {...}' line) get their JSON parsed by parse_deferred(), not as they
+    # arrive: a recorder parses a whole stream at once, at its end (see exchange.Recorder.finish)
+    defer_json: bool = False
     events: list[SSEEvent] = field(default_factory=list)
     issues: list[FramingIssue] = field(default_factory=list)
     comments: list[str] = field(default_factory=list)
     unknown_fields: list[str] = field(default_factory=list)  # ignored, as WHATWG and the SDK decoders do
+
+    _fast = True  # False: every line through the general path (tests compare the two)
 
     def __post_init__(self) -> None:
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
@@ -85,6 +93,7 @@ class SSEParser:
         self._reset_event()
         self._closed = False
         self.saw_done = False
+        self._deferred: list[SSEEvent] = []
 
     # -- input ---------------------------------------------------------------------------
     def feed(self, chunk: bytes) -> list[SSEEvent]:
@@ -154,6 +163,7 @@ class SSEParser:
     def _drain_lines(self, final: bool) -> None:
         buf = self._buffer
         pos = 0
+        fast = self._fast and "\r" not in buf
         while True:
             if self._pending_cr and pos < len(buf):
                 # a CR at the end of the previous chunk may be followed by LF in this one
@@ -161,6 +171,8 @@ class SSEParser:
                     pos += 1
                     self._offset += 1
                 self._pending_cr = False
+            if fast and not self._started and not self._pending_cr:
+                pos = self._plain_events(buf, pos)
             nl = _find_line_end(buf, pos)
             if nl is None:
                 break
@@ -180,6 +192,38 @@ class SSEParser:
             self._offset += len(rest)
             rest = ""
         self._buffer = rest
+
+    def _plain_events(self, buf: str, pos: int) -> int:
+        """The common case, at the start of an event in a buffer without CR: events that are one
+        ``data: {...}`` line and a blank line. Each becomes exactly the event the line by line
+        path would make of it (tests/test_stream_fast.py); anything else is left to that path.
+        Returns where it stopped."""
+        if self.saw_done:
+            return pos  # what follows [DONE] is an issue: the line by line path records it
+        start = pos
+        offset = self._offset - pos  # an event's offset is this plus its position in buf
+        append = self.events.append
+        startswith, find = buf.startswith, buf.find
+        first = len(self.events)
+        while startswith("data: {", pos):
+            nl = find("\n", pos)
+            if nl == -1 or not startswith("\n", nl + 1):
+                break  # the event goes on (several lines) or is not complete yet
+            append(SSEEvent(None, buf[pos + 6 : nl], None, None, offset + pos, 1))
+            pos = nl + 2
+        if self.defer_json:
+            self._deferred.extend(self.events[first:])
+        else:
+            _parse_plain(self.events[first:])
+        if pos != start:
+            self._offset = offset + pos
+            self._event_offset = offset + pos - 1  # where the line by line path leaves it: the blank line
+        return pos
+
+    def parse_deferred(self) -> None:
+        """Parse the JSON of the plain events that ``defer_json`` left unparsed."""
+        deferred, self._deferred = self._deferred, []
+        _parse_plain(deferred)
 
     def _line(self, line: str) -> None:
         if line == "":
@@ -269,6 +313,25 @@ class SSEParser:
                         )
                     )
         self.events.append(event)
+
+
+def _parse_plain(events: list[SSEEvent]) -> None:
+    """The JSON of events that are one data line starting with '{': what _dispatch would make
+    of them (json, or json_error)."""
+    scan = _scan_json
+    for event in events:
+        data = event.data
+        try:
+            value, end = scan(data, 0)
+        except Exception:  # noqa: BLE001 - json.loads says what it is (or raises as it would have)
+            end = -1
+        if end == len(data):
+            event.json = value
+            continue
+        try:
+            event.json = json.loads(data)
+        except ValueError as exc:
+            event.json_error = str(exc)
 
 
 def _find_line_end(buf: str, pos: int) -> tuple[int, int] | None:
