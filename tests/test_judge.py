@@ -114,6 +114,21 @@ def test_a_broken_reply_gets_findings_never_an_exception(body):
     assert all(f.rule in RULES for f in findings)
 
 
+@pytest.fixture(autouse=True)
+def registry_restored():
+    """Checks declared by a test leave the registries as they were: another test in the same
+    process (tests/test_faults.py: every rule has a fault) must not see them."""
+    from conformance.checks import REGISTRY
+
+    load_all()  # every check module imported first: what a test adds is all that is taken away
+    registry, rules = dict(REGISTRY), dict(RULES)
+    yield
+    REGISTRY.clear()
+    REGISTRY.update(registry)
+    RULES.clear()
+    RULES.update(rules)
+
+
 def test_run_check_turns_a_crash_into_a_not_evaluated_warning():
     from conformance.judge import run_check
 
