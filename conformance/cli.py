@@ -49,15 +49,21 @@ class Parser(argparse.ArgumentParser):
         raise ConfigError(f"{message} (see '{self.prog} --help')")
 
 
-def seconds(text: str) -> float:
-    """argparse type: a positive, finite number of seconds (0, negative, nan and inf refused)."""
+def finite_number(text: str, must: str, zero: bool = False) -> float:
+    """argparse value as a finite number > 0 (>= 0 with ``zero``); else "must be {must}, not {text!r}"
+    (nan and inf refused)."""
     try:
         value = float(text)
     except ValueError:
         value = math.nan
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive, finite number of seconds (e.g. 30), not {text!r}")
+    if not math.isfinite(value) or value < 0 or (value == 0 and not zero):
+        raise argparse.ArgumentTypeError(f"must be {must}, not {text!r}")
     return value
+
+
+def seconds(text: str) -> float:
+    """argparse type: a positive, finite number of seconds (0, negative, nan and inf refused)."""
+    return finite_number(text, "a positive, finite number of seconds (e.g. 30)")
 
 
 def workers(text: str) -> str:
@@ -185,24 +191,12 @@ def bounded_int(minimum: int, maximum: int | None = None):
 
 def rate(text: str) -> float:
     """argparse type: a positive, finite number of requests per second."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive number of requests per second (e.g. 2 or 0.5), not {text!r}")
-    return value
+    return finite_number(text, "a positive number of requests per second (e.g. 2 or 0.5)")
 
 
 def wait_seconds(text: str) -> float:
     """argparse type: a finite number of seconds >= 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"must be a number of seconds >= 0, not {text!r}")
-    return value
+    return finite_number(text, "a number of seconds >= 0", zero=True)
 
 
 def _add_spend_options(parser: argparse.ArgumentParser) -> None:

@@ -471,3 +471,29 @@ def test_report_baseline_refuses_an_unusable_report_dir(tmp_path):
     proc = cli("report", "baseline", "results.json", "known.toml", "--report-dir", "afile", cwd=tmp_path, timeout=60)
     assert proc.returncode == EXIT_USAGE
     assert "--report-dir afile: is a file, not a folder" in one_error_line(proc)
+
+
+@pytest.mark.parametrize("name, text, expected", [
+    ("seconds", "30", 30.0), ("seconds", "0.5", 0.5),
+    ("seconds", "0", "must be a positive, finite number of seconds (e.g. 30), not '0'"),
+    ("seconds", "-0.0", "must be a positive, finite number of seconds (e.g. 30), not '-0.0'"),
+    ("rate", "2", 2.0),
+    ("rate", "inf", "must be a positive number of requests per second (e.g. 2 or 0.5), not 'inf'"),
+    ("rate", "0", "must be a positive number of requests per second (e.g. 2 or 0.5), not '0'"),
+    ("wait_seconds", "0", 0.0), ("wait_seconds", "1.5", 1.5),
+    ("wait_seconds", "-1", "must be a number of seconds >= 0, not '-1'"),
+    ("wait_seconds", "nan", "must be a number of seconds >= 0, not 'nan'"),
+    ("wait_seconds", "soon", "must be a number of seconds >= 0, not 'soon'"),
+])
+def test_number_options_take_finite_numbers_and_say_what_they_must_be(name, text, expected):
+    import argparse
+
+    from conformance import cli as cli_module
+
+    parse = getattr(cli_module, name)
+    if isinstance(expected, float):
+        assert parse(text) == expected
+    else:
+        with pytest.raises(argparse.ArgumentTypeError) as refused:
+            parse(text)
+        assert str(refused.value) == expected

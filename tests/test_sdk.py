@@ -327,3 +327,37 @@ def test_client_lane_passes_on_the_clean_server_and_fails_where_the_client_break
                for f in case["findings"])
     rows = {(r["client"], r["feature"]): r for r in results["client_readiness"]}
     assert rows["openai-python", "chat.completions.create(stream)"]["outcome"] == "breaks"
+
+
+# -- the replay of one call, apart from any SDK ----------------------------------------------------------
+def test_replayer_says_what_one_call_did():
+    import contextlib
+
+    from conformance.sdk import Replayer
+
+    replayer = Replayer("openai-python", lambda exchange, data: contextlib.nullcontext(data))
+    reply = chat(json.dumps(COMPLETION).encode())
+    pointer = reply.ptr()  # the response body of exchange 0, as for the error below
+
+    def fails(data):
+        raise ValueError("bad\nbytes")
+
+    def shape(outcomes):
+        return [(o.feature, o.result, o.detail, o.kind, o.pointer) for o in outcomes]
+
+    assert shape(replayer.call(reply, "f", lambda data: data, lambda data: [], lambda: "")) == [("f", "works", "", "", "")]
+    assert shape(replayer.call(reply, "f", fails, lambda data: [], lambda: "")) == [("f", "breaks", "ValueError: bad bytes", "exception", pointer)]
+    assert shape(replayer.call(reply, "f", lambda data: data, lambda data: ["a", "b", "c", "d"], lambda: "x")) == [
+        ("f", "breaks", "a; b; c", "difference", pointer)]
+    assert shape(replayer.call(reply, "f", lambda data: data, lambda data: [], lambda: "rejected")) == [
+        ("f", "works", "", "", ""), ("f", "works", "rejected", "strict_validation", pointer)]
+    error = chat(b'{"error": {"message": "no"}}', status=404)
+    judged = lambda exc, status, pointer: [replayer.outcome("e", "works", f"{exc} {status}", "judged", pointer)]  # noqa: E731
+    assert shape(replayer.error(error, "e", fails, ValueError, judged)) == [("e", "works", "bad\nbytes 404", "judged", pointer)]
+    assert shape(replayer.error(error, "e", fails, KeyError, judged)) == [
+        ("e", "breaks", "HTTP 404 raised ValueError: bad bytes, not an APIStatusError", "wrong_class", pointer)]
+    assert shape(replayer.error(error, "e", lambda data: data, ValueError, judged)) == [("e", "breaks", "HTTP 404 raised no exception", "wrong_class", pointer)]
+    reply.truncated = error.truncated = True
+    assert shape(replayer.call(reply, "f", fails, lambda data: [], lambda: "")) == [("f", "not_exercised", "the recording is truncated", "", "")]
+    assert shape(replayer.error(error, "e", fails, ValueError, judged)) == [("e", "not_exercised", "the recording is truncated", "", "")]
+    assert replayer.outcome("f", "works").label == f"openai-python {OPENAI_VERSION}"

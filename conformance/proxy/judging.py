@@ -2,8 +2,9 @@
 
 The relay (the proxy's event loop) only collects the bytes it forwards; each completed exchange
 is shipped as a :class:`Recording` to a single worker process which turns it into an
-:class:`~conformance.exchange.Exchange` (through ``exchange.record``, i.e. the one
-:class:`~conformance.exchange.Recorder`, redacted with the request's own credentials as secrets),
+:class:`~conformance.exchange.Exchange` as a capture file's entry is (``capture.exchange_of``, through
+``exchange.record``, i.e. the one :class:`~conformance.exchange.Recorder`, redacted with the
+request's own credentials as secrets),
 judges it with :func:`conformance.judge.judge`, keeps one case per exchange and writes
 results.json every N exchanges or S seconds, and every report at the end. A separate process,
 not a thread: judging is CPU work that would otherwise hold the GIL and delay relayed chunks.
@@ -226,7 +227,7 @@ def _decodable() -> set[str]:
 
 def case_for(recording: Recording, context: Any) -> dict[str, Any]:
     """One results.json case for one relayed exchange (see specs/schemas/results.schema.json)."""
-    from conformance.exchange import record
+    from conformance.capture import Entry, exchange_of
     from conformance.judge import applicable, facts_of, judge
     from conformance.redact import Redactor
 
@@ -236,17 +237,10 @@ def case_for(recording: Recording, context: Any) -> dict[str, Any]:
         body = decoded_body(recording) if not recording.error else recording.body
     except ValueError as exc:
         body, reason = recording.body, str(exc)
-    exchange = record(
-        method=recording.method,
-        url=recording.url,
-        request_headers=recording.request_headers,
-        request_body=recording.request_body,
-        status=recording.status,
-        headers=recording.response_headers,
-        body=body,
-        redactor=redactor,
-        index=0,
-    )
+    # recorded the way a capture file's entry is (no error on the entry: the relay's own is set below)
+    entry = Entry(label=f"proxy#{recording.seq}", method=recording.method, url=recording.url, request_headers=recording.request_headers,
+                  request_body=recording.request_body, status=recording.status, headers=recording.response_headers, body=body)
+    exchange = exchange_of(entry, redactor)
     if reason or exchange.error_kind != "too_large":  # else: record() stopped at a memory limit, and says so
         exchange.error, exchange.error_kind = (redactor.text(reason) or None), recording.error_kind
     else:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from conformance.exchange import MAX_RAW_SSE_CHARS, Exchange
 
@@ -112,6 +112,73 @@ def describe(exc: BaseException) -> str:
     if len(text) > 240:
         text = text[:237] + "..."
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+TRUNCATED = "the recording is truncated"
+
+
+@dataclass(frozen=True)
+class Replayer:
+    """One official client replaying recorded exchanges: ``client(exchange, data)`` is the SDK's
+    client over the recorded bytes (a context manager). :meth:`call` and :meth:`error` are the two
+    replays of one call; :meth:`outcome` says what the client did."""
+
+    name: str  # openai-python | anthropic-python
+    client: Callable[[Exchange, bytes], Any]
+
+    def outcome(self, feature: str, result: str, detail: str = "", kind: str = "", pointer: str = "") -> Outcome:
+        return Outcome(self.name, version(self.name) or "?", feature, result, detail, kind, pointer)
+
+    def call(self, exchange: Exchange, feature: str, call: Callable[[Any], Any], read: Callable[[Any], list[str]],
+             strict: Callable[[], str]) -> list[Outcome]:
+        """A success through ``call(client)``: it breaks when the call raises (``exception``) or when
+        ``read(result)`` names problems (``difference``, the first three); otherwise it works, and
+        ``strict()``, when it says something, is what strict validation rejects (``strict_validation``)."""
+
+        def judged(exc: BaseException | None, result: Any, pointer: str) -> list[Outcome]:
+            if exc is not None:
+                return [self.outcome(feature, BREAKS, describe(exc), "exception", pointer)]
+            problems = read(result)
+            if problems:
+                return [self.outcome(feature, BREAKS, "; ".join(problems[:3]), "difference", pointer)]
+            out = [self.outcome(feature, WORKS)]
+            rejected = strict()
+            if rejected:
+                out.append(self.outcome(feature, WORKS, rejected, "strict_validation", pointer))
+            return out
+
+        return self._replayed(exchange, feature, call, judged)
+
+    def error(self, exchange: Exchange, feature: str, call: Callable[[Any], Any], raised: type[BaseException],
+              judge: Callable[[Any, int, str], list[Outcome]]) -> list[Outcome]:
+        """An error response through ``call(client)``: the client must raise ``raised`` (its
+        APIStatusError), which ``judge(exc, status, pointer)`` reads; any other exception, or none,
+        is the wrong class."""
+
+        def judged(exc: BaseException | None, result: Any, pointer: str) -> list[Outcome]:
+            if isinstance(exc, raised):
+                return judge(exc, exchange.status or 0, pointer)
+            if exc is not None:
+                return [self.outcome(feature, BREAKS, f"HTTP {exchange.status} raised {describe(exc)}, not an APIStatusError", "wrong_class", pointer)]
+            return [self.outcome(feature, BREAKS, f"HTTP {exchange.status} raised no exception", "wrong_class", pointer)]
+
+        return self._replayed(exchange, feature, call, judged)
+
+    def _replayed(self, exchange: Exchange, feature: str, call: Callable[[Any], Any],
+                  judged: Callable[[BaseException | None, Any, str], list[Outcome]]) -> list[Outcome]:
+        """``call(client)`` over the recorded bytes (not exercised when the recording is truncated),
+        then ``judged(exception or None, result, pointer)``."""
+        data = body_bytes(exchange)
+        if data is None:
+            return [self.outcome(feature, NOT_EXERCISED, TRUNCATED)]
+        pointer = exchange.ptr()
+        result, caught = None, None
+        try:
+            with self.client(exchange, data) as client:
+                result = call(client)
+        except Exception as exc:  # noqa: BLE001 - what the client raises is the finding
+            caught = exc
+        return judged(caught, result, pointer)
 
 
 def quiet() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from conformance.exchange import Exchange
-from conformance.sdk import ANTHROPIC, BREAKS, NOT_EXERCISED, WORKS, Outcome, body_bytes, describe, mock_http_client, quiet, version
+from conformance.sdk import ANTHROPIC, BREAKS, NOT_EXERCISED, TRUNCATED, WORKS, Outcome, Replayer, body_bytes, describe, mock_http_client, quiet
 from conformance.sdk.openai_python import _short, strict_problems
 
 MESSAGES = [{"role": "user", "content": "replay"}]
@@ -20,8 +20,8 @@ def _client(exchange: Exchange, data: bytes) -> Any:
                                http_client=mock_http_client(exchange, data, ANTHROPIC))
 
 
-def _outcome(feature: str, result: str, detail: str = "", kind: str = "", pointer: str = "") -> Outcome:
-    return Outcome(ANTHROPIC, version(ANTHROPIC) or "?", feature, result, detail, kind, pointer)
+REPLAYER = Replayer(ANTHROPIC, _client)
+_outcome = REPLAYER.outcome
 
 
 def _args(exchange: Exchange) -> dict[str, Any]:
@@ -61,23 +61,11 @@ def read_message(message: Any) -> list[str]:
 def replay_message(exchange: Exchange) -> list[Outcome]:
     import anthropic.types as types
 
-    data = body_bytes(exchange)
-    if data is None:
-        return [_outcome(CREATE, NOT_EXERCISED, "the recording is truncated")]
-    pointer = exchange.ptr()
-    try:
-        with _client(exchange, data) as client:
-            message = client.messages.create(**_args(exchange))
-    except Exception as exc:  # noqa: BLE001 - what the client raises is the finding
-        return [_outcome(CREATE, BREAKS, describe(exc), "exception", pointer)]
-    problems = read_message(message)
-    if problems:
-        return [_outcome(CREATE, BREAKS, "; ".join(problems[:3]), "difference", pointer)]
-    out = [_outcome(CREATE, WORKS)]
-    strict = strict_problems(types.Message, exchange.body)
-    if strict:
-        out.append(_outcome(CREATE, WORKS, f"Message rejects the body when validated strictly: {strict}", "strict_validation", pointer))
-    return out
+    def strict() -> str:
+        rejected = strict_problems(types.Message, exchange.body)
+        return f"Message rejects the body when validated strictly: {rejected}" if rejected else ""
+
+    return REPLAYER.call(exchange, CREATE, lambda client: client.messages.create(**_args(exchange)), read_message, strict)
 
 
 def replay_stream(exchange: Exchange) -> list[Outcome]:
@@ -88,8 +76,7 @@ def replay_stream(exchange: Exchange) -> list[Outcome]:
 
     data = body_bytes(exchange)
     if data is None:
-        return [_outcome(CREATE_STREAM, NOT_EXERCISED, "the recording is truncated"),
-                _outcome(STREAM_HELPER, NOT_EXERCISED, "the recording is truncated")]
+        return [_outcome(CREATE_STREAM, NOT_EXERCISED, TRUNCATED), _outcome(STREAM_HELPER, NOT_EXERCISED, TRUNCATED)]
     pointer = f"/exchanges/{exchange.index}/response/events"
     out: list[Outcome] = []
     events: list[Any] = []
@@ -174,18 +161,7 @@ def compare_stream(exchange: Exchange, final: Any) -> list[str]:
 def replay_error(exchange: Exchange) -> list[Outcome]:
     import anthropic
 
-    data = body_bytes(exchange)
-    if data is None:
-        return [_outcome(ERRORS, NOT_EXERCISED, "the recording is truncated")]
-    pointer = exchange.ptr()
-    try:
-        with _client(exchange, data) as client:
-            client.messages.create(**_args(exchange))
-    except anthropic.APIStatusError as exc:
-        return _judge_error(exc, exchange.status or 0, pointer)
-    except Exception as exc:  # noqa: BLE001
-        return [_outcome(ERRORS, BREAKS, f"HTTP {exchange.status} raised {describe(exc)}, not an APIStatusError", "wrong_class", pointer)]
-    return [_outcome(ERRORS, BREAKS, f"HTTP {exchange.status} raised no exception", "wrong_class", pointer)]
+    return REPLAYER.error(exchange, ERRORS, lambda client: client.messages.create(**_args(exchange)), anthropic.APIStatusError, _judge_error)
 
 
 def _judge_error(exc: Any, status: int, pointer: str, feature: str = ERRORS) -> list[Outcome]:

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from conformance.exchange import Exchange
-from conformance.sdk import BREAKS, NOT_EXERCISED, OPENAI, WORKS, Outcome, body_bytes, describe, mock_http_client, quiet, version
+from conformance.sdk import BREAKS, NOT_EXERCISED, OPENAI, TRUNCATED, WORKS, Outcome, Replayer, body_bytes, describe, mock_http_client, quiet
 
 MESSAGES = [{"role": "user", "content": "replay"}]
 CREATE, CREATE_STREAM, STREAM_HELPER = "chat.completions.create", "chat.completions.create(stream)", "chat.completions.stream"
@@ -24,8 +24,8 @@ def _client(exchange: Exchange, data: bytes) -> Any:
                          http_client=mock_http_client(exchange, data, OPENAI))
 
 
-def _outcome(feature: str, result: str, detail: str = "", kind: str = "", pointer: str = "") -> Outcome:
-    return Outcome(OPENAI, version(OPENAI) or "?", feature, result, detail, kind, pointer)
+REPLAYER = Replayer(OPENAI, _client)
+_outcome = REPLAYER.outcome
 
 
 def _model(request: dict[str, Any]) -> str:
@@ -101,24 +101,14 @@ def replay_chat(exchange: Exchange) -> list[Outcome]:
     """A non-streamed chat completion through ``chat.completions.create``."""
     import openai.types.chat as chat
 
-    data = body_bytes(exchange)
-    if data is None:
-        return [_outcome(CREATE, NOT_EXERCISED, "the recording is truncated")]
     request = exchange.request_body if isinstance(exchange.request_body, dict) else {}
-    pointer = exchange.ptr()
-    try:
-        with _client(exchange, data) as client:
-            completion = client.chat.completions.create(model=_model(request), messages=MESSAGES)
-    except Exception as exc:  # noqa: BLE001 - what the client raises is the finding
-        return [_outcome(CREATE, BREAKS, describe(exc), "exception", pointer)]
-    problems = read_completion(completion)
-    if problems:
-        return [_outcome(CREATE, BREAKS, "; ".join(problems[:3]), "difference", pointer)]
-    out = [_outcome(CREATE, WORKS)]
-    strict = strict_problems(chat.ChatCompletion, exchange.body)
-    if strict:
-        out.append(_outcome(CREATE, WORKS, f"ChatCompletion rejects the body when validated strictly: {strict}", "strict_validation", pointer))
-    return out
+
+    def strict() -> str:
+        rejected = strict_problems(chat.ChatCompletion, exchange.body)
+        return f"ChatCompletion rejects the body when validated strictly: {rejected}" if rejected else ""
+
+    return REPLAYER.call(exchange, CREATE, lambda client: client.chat.completions.create(model=_model(request), messages=MESSAGES),
+                         read_completion, strict)
 
 
 def replay_chat_stream(exchange: Exchange) -> list[Outcome]:
@@ -129,8 +119,7 @@ def replay_chat_stream(exchange: Exchange) -> list[Outcome]:
 
     data = body_bytes(exchange)
     if data is None:
-        return [_outcome(CREATE_STREAM, NOT_EXERCISED, "the recording is truncated"),
-                _outcome(STREAM_HELPER, NOT_EXERCISED, "the recording is truncated")]
+        return [_outcome(CREATE_STREAM, NOT_EXERCISED, TRUNCATED), _outcome(STREAM_HELPER, NOT_EXERCISED, TRUNCATED)]
     request = exchange.request_body if isinstance(exchange.request_body, dict) else {}
     pointer = f"/exchanges/{exchange.index}/response/events"
     out: list[Outcome] = []
@@ -253,53 +242,32 @@ def replay_models(exchange: Exchange, single: bool) -> list[Outcome]:
     """``models.list()`` (iterating the page) or ``models.retrieve(id)``."""
     import openai.types as types
 
-    feature = MODELS_RETRIEVE if single else MODELS_LIST
-    data = body_bytes(exchange)
-    if data is None:
-        return [_outcome(feature, NOT_EXERCISED, "the recording is truncated")]
-    try:
-        with _client(exchange, data) as client:
-            if single:
-                items = [client.models.retrieve("replay")]
-            else:
-                items = list(client.models.list())
-        problems = []
+    def unreadable(client: Any) -> list[str]:  # read while the call is replayed: what raises is an exception
+        items = [client.models.retrieve("replay")] if single else list(client.models.list())
         for k, item in enumerate(items):
             if not isinstance(item, types.Model) or not isinstance(getattr(item, "id", None), str):
-                problems.append(f"model {k} has no id a client can read ({type(item).__name__})")
-                break
-    except Exception as exc:  # noqa: BLE001
-        return [_outcome(feature, BREAKS, describe(exc), "exception", exchange.ptr())]
-    if problems:
-        return [_outcome(feature, BREAKS, problems[0], "difference", exchange.ptr())]
-    out = [_outcome(feature, WORKS)]
-    if isinstance(exchange.body, dict):
-        listed = [exchange.body] if single else exchange.body.get("data") if isinstance(exchange.body.get("data"), list) else []
-        for k, entry in enumerate(listed):
-            strict = strict_problems(types.Model, entry)
-            if strict:
-                out.append(_outcome(feature, WORKS, f"Model rejects entry {k} when validated strictly: {strict}", "strict_validation", exchange.ptr()))
-                break
-    return out
+                return [f"model {k} has no id a client can read ({type(item).__name__})"]
+        return []
+
+    def strict() -> str:
+        if isinstance(exchange.body, dict):
+            listed = [exchange.body] if single else exchange.body.get("data") if isinstance(exchange.body.get("data"), list) else []
+            for k, entry in enumerate(listed):
+                rejected = strict_problems(types.Model, entry)
+                if rejected:
+                    return f"Model rejects entry {k} when validated strictly: {rejected}"
+        return ""
+
+    return REPLAYER.call(exchange, MODELS_RETRIEVE if single else MODELS_LIST, unreadable, lambda problems: problems, strict)
 
 
 def replay_error(exchange: Exchange) -> list[Outcome]:
     """An error response: the exception class a client catches, and what it can read from it."""
     import openai
 
-    data = body_bytes(exchange)
-    if data is None:
-        return [_outcome(ERRORS, NOT_EXERCISED, "the recording is truncated")]
     request = exchange.request_body if isinstance(exchange.request_body, dict) else {}
-    pointer = exchange.ptr()
-    try:
-        with _client(exchange, data) as client:
-            client.chat.completions.create(model=_model(request), messages=MESSAGES)
-    except openai.APIStatusError as exc:
-        return _judge_error(exc, exchange.status or 0, pointer)
-    except Exception as exc:  # noqa: BLE001
-        return [_outcome(ERRORS, BREAKS, f"HTTP {exchange.status} raised {describe(exc)}, not an APIStatusError", "wrong_class", pointer)]
-    return [_outcome(ERRORS, BREAKS, f"HTTP {exchange.status} raised no exception", "wrong_class", pointer)]
+    return REPLAYER.error(exchange, ERRORS, lambda client: client.chat.completions.create(model=_model(request), messages=MESSAGES),
+                          openai.APIStatusError, _judge_error)
 
 
 def _judge_error(exc: Any, status: int, pointer: str, feature: str = ERRORS) -> list[Outcome]:
