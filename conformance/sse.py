@@ -36,6 +36,7 @@ DONE = "[DONE]"
 # json.loads without its wrapper (whitespace and BOM checks): used only where it gives the same
 # value; anything else goes through json.loads itself, for its exact error
 _scan_json = json.JSONDecoder().scan_once
+TOO_DEEP = "the JSON is nested too deeply to parse"  # json_error of an event past the interpreter's recursion limit
 
 
 MAX_KEPT = 10_000  # comments and framing issues kept per stream (an endless stream of them costs no more)
@@ -299,6 +300,8 @@ class SSEParser:
         else:
             try:
                 event.json = json.loads(data)
+            except RecursionError:
+                event.json_error = TOO_DEEP
             except ValueError as exc:
                 event.json_error = str(exc)
                 if len(self._data) > 1 and all(_is_json(part) for part in self._data):
@@ -330,6 +333,8 @@ def _parse_plain(events: list[SSEEvent]) -> None:
             continue
         try:
             event.json = json.loads(data)
+        except RecursionError:
+            event.json_error = TOO_DEEP
         except ValueError as exc:
             event.json_error = str(exc)
 
@@ -350,7 +355,7 @@ def _find_line_end(buf: str, pos: int) -> tuple[int, int] | None:
 def _is_json(text: str) -> bool:
     try:
         json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return False
     return True
 

@@ -68,3 +68,20 @@ def test_invalid_utf8_does_not_crash_the_parser():
 def test_event_ids_and_retry_are_read():
     parser = parse(b"id: 7\nretry: 1500\ndata: {}\n\n")
     assert parser.events[0].id == "7" and parser.events[0].retry == 1500
+
+
+@pytest.mark.parametrize("stream", [True, False], ids=["fast_path", "line_by_line"])
+def test_an_event_nested_too_deeply_is_not_json_not_a_crash(stream):
+    """A hostile event nested past the interpreter's recursion limit: the recording (transport,
+    proxy, offline check) gets json_error for it and goes on, it never raises out of the parser."""
+    from conformance.exchange import record
+    from conformance.sse import TOO_DEEP
+
+    deep = '{"a": ' + "[" * 5000 + "]" * 5000 + "}"
+    text = f"data: {deep}\n\ndata: [DONE]\n\n" if stream else f"data: {deep}\r\n\r\ndata: [DONE]\r\n\r\n"
+    ex = record(method="POST", url="http://h/v1/chat/completions", request_headers={}, request_body={"model": "m", "messages": [], "stream": True},
+                status=200, headers={"content-type": "text/event-stream"}, body=text.encode())
+    assert ex.events[0].json is None and ex.events[0].json_error == TOO_DEEP
+    assert ex.saw_done
+    parsed = parse(f"data: {deep}\ndata: {deep}\n\n".encode())  # two data lines: the blank-line check must not crash either
+    assert parsed.events[0].json_error
