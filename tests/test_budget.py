@@ -45,11 +45,27 @@ class Counting:
             self.seen.append((time.time(), scope["method"], scope["path"]))
             self.in_flight += 1
             self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        ended = False
+
+        def end() -> None:
+            nonlocal ended
+            if not ended:
+                ended = True
+                with self.lock:
+                    self.in_flight -= 1
+
+        async def counted(message):
+            # a request is in flight until its last byte is sent: a client that has read the whole
+            # answer may send its next request at once, before this coroutine has returned (on a
+            # loaded machine the server then counted one request too many)
+            if message["type"] == "http.response.body" and not message.get("more_body", False):
+                end()
+            await send(message)
+
         try:
-            await self.app(scope, receive, send)
+            await self.app(scope, receive, counted)
         finally:
-            with self.lock:
-                self.in_flight -= 1
+            end()
 
     def cases_requests(self) -> list[tuple[float, str, str]]:
         """Every request but the run's preflight (its first, GET /models)."""

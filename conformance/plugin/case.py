@@ -289,6 +289,9 @@ def _case_identity(item: pytest.Item) -> dict[str, str]:
     nodeid = item.nodeid
     if SUITES_MARK in nodeid:
         nodeid = nodeid.split(SUITES_MARK, 1)[1]
+    for group in item.iter_markers("xdist_group"):  # --dist loadgroup appends "@<group>": a case's id is the same with or without -n
+        name = group.args[0] if group.args else group.kwargs.get("name", "default")
+        nodeid = nodeid.removesuffix(f"@{name}")
     doc = (getattr(item, "function", None).__doc__ or "").strip().splitlines()
     title = doc[0].strip() if doc else item.name
     params = getattr(getattr(item, "callspec", None), "params", {})
