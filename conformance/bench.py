@@ -208,8 +208,12 @@ def run_suite(url: str, key: str, report_dir: Path, *, workers: int | None = Non
     cmd = [sys.executable, "-m", "pytest", *pytest_args(ns), "--conformance-report-dir", str(report_dir), "--conformance-referee", "process"]
     env = {k: v for k, v in os.environ.items() if k != RUN_CONFIG_ENV}
     env[EMBEDDED_ENV] = f"{url}|{key}"
+    from conformance.runner import referee_for_run
+
     started = time.monotonic()
-    proc = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    with referee_for_run():  # started before pytest, as `conformance run` does
+        env.update({k: v for k, v in os.environ.items() if k.startswith("CONFORMANCE_REFEREE")})
+        proc = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     wall = time.monotonic() - started
     results_file = report_dir / "results.json"
     if cases == NO_CASE and proc.returncode == 5:  # pytest: nothing selected; the startup alone

@@ -26,7 +26,7 @@ from conformance.plugin.case import _CONTEXT_KEY, CaseContext, _is_case, _record
 from conformance.plugin.options import add_options, run_config
 from conformance.plugin.outcome import _attach, _judge, _set_outcome, _skip_reason, verdict_category
 from conformance.plugin.results import CASES, build_results, finish, terminal_summary
-from conformance.plugin.session import Session, close_ledger, close_referee, open_ledger, open_referee
+from conformance.plugin.session import Session, close_ledger, close_referee, open_ledger, open_referee, prewarm_client_lane
 from conformance.target import EMBEDDED_ENV, RUN_CONFIG_ENV  # noqa: F401 - EMBEDDED_ENV kept for callers of the old location
 
 __all__ = ["CaseContext", "Session", "build_results", "run_config"]
@@ -104,6 +104,10 @@ def case(request: pytest.FixtureRequest, conformance_session: Session) -> Iterab
     item.stash[_CONTEXT_KEY] = context
     yield context
     context.close()
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    prewarm_client_lane(session)
 
 
 @pytest.hookimpl(wrapper=True)

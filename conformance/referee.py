@@ -130,14 +130,14 @@ def _serve_connection(conn: socket.socket) -> None:
 def _warm() -> None:
     """Import the clients and start Node while the first requests are still on their way."""
     try:
+        from conformance.clients import node
+
+        if node.status().available:  # its own process: it starts while the SDKs are imported here
+            node.replayer()._start()  # type: ignore[union-attr]
         import conformance.sdk.replay  # noqa: F401
         from conformance.sdk import ANTHROPIC, OPENAI, version
 
-        version(OPENAI), version(ANTHROPIC)
-        from conformance.clients import node
-
-        if node.status().available:
-            node.replayer()._start()  # type: ignore[union-attr]
+        version(ANTHROPIC), version(OPENAI)  # the suites' first cases are Anthropic's (alphabetical)
     except Exception:  # noqa: BLE001 - warming is an optimisation; requests import what they need
         pass
 

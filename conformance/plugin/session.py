@@ -146,3 +146,24 @@ def close_referee(config: pytest.Config) -> None:
     from conformance.referee import stop
 
     stop(getattr(config, "_conformance_referee", None))
+
+
+def prewarm_client_lane(session: pytest.Session) -> None:
+    """Without workers, the client-lane cases (conformance/suites/clients) call the target through
+    openai-python and anthropic-python in this process, which then imports them: about 2 s of CPU
+    at the first such case. When the selection has such cases, a background thread imports them
+    from the start instead, while the first cases wait on the network."""
+    import importlib
+    import threading
+
+    if hasattr(session.config, "workerinput") or not any(item.get_closest_marker("client_lane") for item in session.items):
+        return
+
+    def warm() -> None:
+        for name in ("openai", "anthropic"):
+            try:
+                importlib.import_module(name)
+            except Exception:  # noqa: BLE001 - not installed, or broken: the case itself says so
+                pass
+
+    threading.Thread(target=warm, name="conformance-sdk-warm", daemon=True).start()
