@@ -299,3 +299,16 @@ def test_option_names_per_interface():
     assert option(model_setting("vision", "anthropic")) == "--anthropic-model-vision"
     assert option(model_setting(None, "anthropic"), "pytest") == "--target-anthropic-model"
     assert option("base_url", "pytest") == "--target-url" and option("no_auth") == "--no-auth"
+
+
+def test_a_reader_that_stops_early_gets_no_traceback():
+    """`conformance checks | head -1`: the pipe closes while the listing is written; the command
+    stops quietly (exit 141, as a tool stopped by SIGPIPE), with nothing on stderr."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "conformance", "checks"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # the reader is gone before the first line is written: every write meets a closed pipe
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 141
+    assert "Traceback" not in err and "BrokenPipeError" not in err, err
