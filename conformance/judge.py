@@ -183,12 +183,20 @@ def judge(exchange: Exchange, context: JudgeContext) -> list[Finding]:
     if exchange.error_kind == "too_large":
         return findings  # read only in part (past a memory limit): no rule can be judged on it
     facts = facts_of(exchange, context.paths())
-    entries = applicable(exchange, context, facts)
+    findings = run_checks(exchange, applicable(exchange, context, facts), context.strictness)
+    return cited(findings, context.profile(facts.protocol))
+
+
+def run_checks(exchange: Exchange, entries: list[tuple[Applicable, tuple[Any, ...]]], strictness: Strictness) -> list[Finding]:
+    """The findings of these applicable checks on one exchange: the referee process gets the
+    exchange first (it replays while the others run), and a long stream is judged with automatic
+    garbage collection paused. Shared by judge() and a suite case's judge."""
     prefetch_referees(exchange, entries)
+    findings: list[Finding] = []
     with gc_paused_for(exchange):
         for entry, args in entries:
-            findings.extend(run_check(entry.check, args, context.strictness, exchange))
-    return cited(findings, context.profile(facts.protocol))
+            findings.extend(run_check(entry.check, args, strictness, exchange))
+    return findings
 
 
 LONG_STREAM = 5_000  # events: judged with automatic garbage collection paused

@@ -298,12 +298,8 @@ class SSEParser:
         elif event.is_done:
             self.saw_done = True
         else:
-            try:
-                event.json = json.loads(data)
-            except RecursionError:
-                event.json_error = TOO_DEEP
-            except ValueError as exc:
-                event.json_error = str(exc)
+            event.json, event.json_error = _decode(data)
+            if event.json_error is not None:
                 if len(self._data) > 1 and all(_is_json(part) for part in self._data):
                     self._add_issue(
                         FramingIssue(
@@ -331,12 +327,18 @@ def _parse_plain(events: list[SSEEvent]) -> None:
         if end == len(data):
             event.json = value
             continue
-        try:
-            event.json = json.loads(data)
-        except RecursionError:
-            event.json_error = TOO_DEEP
-        except ValueError as exc:
-            event.json_error = str(exc)
+        event.json, event.json_error = _decode(data)
+
+
+def _decode(data: str) -> tuple[Any, str | None]:
+    """An event's data as JSON: (value, None), or (None, why not), never an exception (a hostile
+    event nested past the recursion limit included)."""
+    try:
+        return json.loads(data), None
+    except RecursionError:
+        return None, TOO_DEEP
+    except ValueError as exc:
+        return None, str(exc)
 
 
 def _find_line_end(buf: str, pos: int) -> tuple[int, int] | None:
@@ -353,11 +355,7 @@ def _find_line_end(buf: str, pos: int) -> tuple[int, int] | None:
 
 
 def _is_json(text: str) -> bool:
-    try:
-        json.loads(text)
-    except (ValueError, RecursionError):
-        return False
-    return True
+    return _decode(text)[1] is None
 
 
 def parse(data: bytes, *, expect_done: bool = False, chunk_size: int = 0) -> SSEParser:

@@ -328,7 +328,7 @@ def _check_types(scope: dict[str, Any], path: Path) -> None:
     for key, value in (scope.get("timeouts") or {}).items():
         if key not in TIMEOUT_KEYS:
             raise ConfigError(f"{_where(path, key)}: unknown key 'timeouts.{key}'; known: connect, read, total")
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        if not _finite(value) or value <= 0:
             raise ConfigError(f"{_where(path, key)}: timeouts.{key} must be a positive, finite number of seconds")
 
 
@@ -492,6 +492,11 @@ def check_writable_dir(path: str | Path, option: str, where: str | None = None) 
 
 
 # -- a paid API: budget, pacing, retries, prices -------------------------------------------------
+def _finite(value: Any) -> bool:
+    """A real number from a config file: an int or float, finite, and not a boolean."""
+    return not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
+
+
 def _check_spend_types(scope: dict[str, Any], path: Path) -> None:
     """The config keys of conformance.budget and conformance.spend, each with one clear line."""
     for key in ("max_requests", "max_output_tokens", "concurrency"):
@@ -499,7 +504,7 @@ def _check_spend_types(scope: dict[str, Any], path: Path) -> None:
             raise ConfigError(f"{_where(path, key)}: {key} must be a positive integer")
     if "rate_limit" in scope:
         value = scope["rate_limit"]
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        if not _finite(value) or value <= 0:
             raise ConfigError(f"{_where(path, 'rate_limit')}: rate_limit must be a positive number of requests per second")
     retries = scope.get("retries")
     if retries is not None:
@@ -512,7 +517,7 @@ def _check_spend_types(scope: dict[str, Any], path: Path) -> None:
         if count is not None and (isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= 20):
             raise ConfigError(f"{_where(path, 'count')}: retries.count must be an integer from 0 to 20")
         wait = retries.get("max_wait")
-        if wait is not None and (isinstance(wait, bool) or not isinstance(wait, (int, float)) or not math.isfinite(wait) or wait < 0):
+        if wait is not None and (not _finite(wait) or wait < 0):
             raise ConfigError(f"{_where(path, 'max_wait')}: retries.max_wait must be a number of seconds >= 0")
     prices = scope.get("prices")
     if prices is not None:
@@ -522,7 +527,7 @@ def _check_spend_types(scope: dict[str, Any], path: Path) -> None:
             if not isinstance(price, dict) or set(price) - {"input", "output"} or not price:
                 raise ConfigError(f"{_where(path, 'prices')}: prices.\"{model}\" must be a table with input and output (price per million tokens)")
             for kind, value in price.items():
-                if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+                if not _finite(value) or value < 0:
                     raise ConfigError(f"{_where(path, 'prices')}: prices.\"{model}\".{kind} must be a number >= 0 (price per million tokens)")
 
 

@@ -13,7 +13,7 @@ from conformance.checks import evaluate, info_of
 from conformance.errors import CaseStop, TransportFailure
 from conformance.exchange import Exchange
 from conformance.findings import CaseRecord, Finding, Verdict
-from conformance.judge import JudgeContext, applicable, cited, gc_paused_for, prefetch_referees, run_check, soften_truncated, truncation
+from conformance.judge import JudgeContext, applicable, cited, run_check, run_checks, soften_truncated, truncation
 from conformance.plugin import SUITES_MARK
 from conformance.transport import Transport, pooled_client
 
@@ -165,18 +165,15 @@ class CaseContext:
         """Every applicable rule for this exchange (the same judge() as the proxy and offline
         checks); the case adds only its own expectations with :meth:`check`."""
         context = self.judge_context()
-        findings: list[Finding] = []
-        entries = [(entry, args) for entry, args in applicable(exchange, context) if (entry.name, exchange.index) not in self._judged]
-        prefetch_referees(exchange, entries)
-        with gc_paused_for(exchange):
-            for entry, args in entries:
-                key = (entry.name, exchange.index)
-                if key in self._judged:
-                    continue
-                self._judged.add(key)
-                self.record.checks_run.append(entry.name)
-                findings += run_check(entry.check, args, self.strictness, exchange)
-        findings = cited(findings, self.profile)
+        entries = []
+        for entry, args in applicable(exchange, context):
+            key = (entry.name, exchange.index)
+            if key in self._judged:
+                continue
+            self._judged.add(key)
+            self.record.checks_run.append(entry.name)
+            entries.append((entry, args))
+        findings = cited(run_checks(exchange, entries, self.strictness), self.profile)
         for finding in findings:
             self.record.add(finding)
         return findings
